@@ -1,0 +1,74 @@
+// out = a OP b, with numpy broadcasting. OP is a pipeline constant, so each
+// operator compiles to its own straight-line shader.
+// 0 add, 1 sub, 2 mul, 3 div, 4 pow, 5 maximum, 6 minimum, 7 greater (1/0),
+// 8 equal (1/0), 9 greater-or-equal (1/0)
+override OP: u32 = 0u;
+
+struct Params {
+  n: u32,
+  rank: u32,
+  // row-major output shape and each input's stride per output dim (0 = broadcast)
+  out_shape: array<vec4<u32>, 2>,
+  a_strides: array<vec4<u32>, 2>,
+  b_strides: array<vec4<u32>, 2>,
+}
+
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+// A quiet NaN the compiler cannot fold (constant NaN is a WGSL error).
+fn nan() -> f32 { return bitcast<f32>(0x7fc00000u + min(p.n, 0u)); }
+
+fn apply(x: f32, y: f32) -> f32 {
+  switch OP {
+    case 0u: { return x + y; }
+    case 1u: { return x - y; }
+    case 2u: { return x * y; }
+    case 3u: { return x / y; }
+    case 4u: {
+      // pow of a negative base is defined for integer exponents
+      let r = pow(abs(x), y);
+      if (x < 0.0 && y == round(y)) {
+        if (abs(y % 2.0) == 1.0) { return -r; }
+        return r;
+      }
+      if (x == 0.0 && y == 0.0) { return 1.0; }
+      return select(r, nan(), x < 0.0);
+    }
+    case 5u: { return select(max(x, y), x + y, x != x || y != y); }
+    case 6u: { return select(min(x, y), x + y, x != x || y != y); }
+    case 7u: { return select(0.0, 1.0, x > y); }
+    case 8u: { return select(0.0, 1.0, x == y); }
+    case 9u: { return select(0.0, 1.0, x >= y); }
+    default: { return 0.0; }
+  }
+}
+
+fn dim(v: array<vec4<u32>, 2>, d: u32) -> u32 { return v[d / 4u][d % 4u]; }
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * 64u;
+  if (i >= p.n) { return; }
+  var rem = i;
+  var ia = 0u;
+  var ib = 0u;
+  for (var d = i32(p.rank) - 1; d >= 0; d--) {
+    let s = dim(p.out_shape, u32(d));
+    let c = rem % s;
+    rem = rem / s;
+    ia += c * dim(p.a_strides, u32(d));
+    ib += c * dim(p.b_strides, u32(d));
+  }
+  out[i] = apply(a[ia], b[ib]);
+}
+
+// Same shapes, no index arithmetic.
+@compute @workgroup_size(64)
+fn same(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * 64u;
+  if (i >= p.n) { return; }
+  out[i] = apply(a[i], b[i]);
+}

@@ -1,0 +1,38 @@
+// Strided gather: every output element reads the input at
+// offset + sum(coord_d * stride_d), where coord_d = out_index_d - lo_d; a
+// coordinate outside [0, extent_d) yields pad_value. One kernel serves
+// permute, broadcast (stride 0), slice (offset, lo 0) and pad (lo > 0).
+struct Params {
+  n: u32,
+  rank: u32,
+  offset: u32,
+  pad_value: f32,
+  out_shape: array<vec4<u32>, 2>,
+  in_strides: array<vec4<u32>, 2>,
+  lo: array<vec4<u32>, 2>,
+  extent: array<vec4<u32>, 2>,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+
+fn dim(v: array<vec4<u32>, 2>, d: u32) -> u32 { return v[d / 4u][d % 4u]; }
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * 64u;
+  if (i >= p.n) { return; }
+  var rem = i;
+  var src = p.offset;
+  var inside = true;
+  for (var d = i32(p.rank) - 1; d >= 0; d--) {
+    let du = u32(d);
+    let s = dim(p.out_shape, du);
+    let c = i32(rem % s) - i32(dim(p.lo, du));
+    rem = rem / s;
+    if (c < 0 || c >= i32(dim(p.extent, du))) { inside = false; }
+    src += u32(max(c, 0)) * dim(p.in_strides, du);
+  }
+  out[i] = select(p.pad_value, x[src], inside);
+}

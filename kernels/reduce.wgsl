@@ -1,0 +1,91 @@
+// Sum or max over a set of axes. Each output element has an input base
+// offset (out_strides maps output coords to input strides); the reduced axes
+// are walked through red_shape/red_strides. OP: 0 sum, 1 max.
+override OP: u32 = 0u;
+
+struct Params {
+  n_out: u32,
+  n_red: u32,
+  out_rank: u32,
+  red_rank: u32,
+  out_shape: array<vec4<u32>, 2>,
+  out_strides: array<vec4<u32>, 2>,
+  red_shape: array<vec4<u32>, 2>,
+  red_strides: array<vec4<u32>, 2>,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+
+fn dim(v: array<vec4<u32>, 2>, d: u32) -> u32 { return v[d / 4u][d % 4u]; }
+
+fn base_of(o: u32) -> u32 {
+  var rem = o;
+  var base = 0u;
+  for (var d = i32(p.out_rank) - 1; d >= 0; d--) {
+    let s = dim(p.out_shape, u32(d));
+    base += (rem % s) * dim(p.out_strides, u32(d));
+    rem = rem / s;
+  }
+  return base;
+}
+
+fn offset_of(r: u32) -> u32 {
+  var rem = r;
+  var off = 0u;
+  for (var d = i32(p.red_rank) - 1; d >= 0; d--) {
+    let s = dim(p.red_shape, u32(d));
+    off += (rem % s) * dim(p.red_strides, u32(d));
+    rem = rem / s;
+  }
+  return off;
+}
+
+fn identity() -> f32 {
+  // -inf, written so the compiler cannot fold it (a constant -inf is an error)
+  if (OP == 1u) { return bitcast<f32>(0xff800000u + min(p.n_out, 0u)); }
+  return 0.0;
+}
+
+fn combine(acc: f32, v: f32) -> f32 {
+  if (OP == 1u) { return select(max(acc, v), v, v != v); }
+  return acc + v;
+}
+
+// One invocation per output: good when there are many outputs.
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let o = gid.x + gid.y * nwg.x * 64u;
+  if (o >= p.n_out) { return; }
+  let base = base_of(o);
+  var acc = identity();
+  // innermost reduced axis contiguous in the loop: walk it without division
+  let inner = dim(p.red_shape, p.red_rank - 1u);
+  let inner_stride = dim(p.red_strides, p.red_rank - 1u);
+  for (var r = 0u; r < p.n_red; r += inner) {
+    let off = base + offset_of(r);
+    for (var j = 0u; j < inner; j++) { acc = combine(acc, x[off + j * inner_stride]); }
+  }
+  out[o] = acc;
+}
+
+// One workgroup per output: few outputs over many elements (a loss, batch
+// statistics, a bias gradient). Pairwise tree keeps f32 rounding small.
+var<workgroup> part: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn wide(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let o = wid.x + wid.y * nwg.x;
+  if (o >= p.n_out) { return; }
+  let base = base_of(o);
+  var acc = identity();
+  for (var r = lid.x; r < p.n_red; r += 256u) { acc = combine(acc, x[base + offset_of(r)]); }
+  part[lid.x] = acc;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s = s >> 1u) {
+    if (lid.x < s) { part[lid.x] = combine(part[lid.x], part[lid.x + s]); }
+    workgroupBarrier();
+  }
+  if (lid.x == 0u) { out[o] = part[0]; }
+}

@@ -1,0 +1,152 @@
+// Records dispatches into one command encoder (one compute pass) and submits
+// only on read or flush: never one submit per op, never a map inside a step.
+import { getDevice, raisePendingError } from './device.js';
+import { BufferPool } from './pool.js';
+import type { Constants, Kernel, UniformValue } from './kernel.js';
+
+/** Submit anyway after this many dispatches, so a loop that never reads
+ * cannot grow one command buffer without bound. */
+const MAX_PENDING_DISPATCHES = 512;
+const MAX_WORKGROUPS = 65535;
+
+export interface DispatchArgs {
+  entry?: string;
+  constants?: Constants;
+  buffers: Record<string, GPUBuffer>;
+  uniforms?: Record<string, UniformValue>;
+  workgroups: [number, number?, number?];
+}
+
+class Engine {
+  device: GPUDevice;
+  pool: BufferPool;
+  private uniformPool: BufferPool;
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private pendingUniforms: GPUBuffer[] = [];
+  pending = 0;
+  /** Counters for benchmarks and tests. */
+  stats = { dispatches: 0, submits: 0 };
+
+  constructor(device: GPUDevice) {
+    this.device = device;
+    this.pool = new BufferPool(device);
+    this.uniformPool = new BufferPool(device, 0x40 | 0x08); // UNIFORM | COPY_DST
+  }
+
+  private ensurePass(): GPUComputePassEncoder {
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    if (!this.pass) this.pass = this.encoder.beginComputePass();
+    return this.pass;
+  }
+
+  private endPass(): GPUCommandEncoder {
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+    return this.encoder;
+  }
+
+  dispatch(kernel: Kernel, a: DispatchArgs): void {
+    const entryName = a.entry ?? 'main';
+    const entry = kernel.entry(entryName);
+    const { pipeline, layout } = kernel.pipeline(this.device, entryName, a.constants);
+    const entries: GPUBindGroupEntry[] = [];
+    const given = new Set(Object.keys(a.buffers));
+    for (const r of entry.resources) {
+      if (r.kind === 'uniform') {
+        const data = kernel.packUniforms(entryName, a.uniforms ?? {})!;
+        const ub = this.uniformPool.acquire(data.byteLength);
+        this.device.queue.writeBuffer(ub, 0, data);
+        this.pendingUniforms.push(ub);
+        entries.push({ binding: r.binding, resource: { buffer: ub, size: data.byteLength } });
+      } else {
+        const b = a.buffers[r.name];
+        if (!b) throw new Error(`sleeve: kernels/${kernel.file}:${entryName} needs buffer "${r.name}", got ${[...given].join(', ') || 'none'}`);
+        given.delete(r.name);
+        entries.push({ binding: r.binding, resource: { buffer: b } });
+      }
+    }
+    if (given.size) throw new Error(`sleeve: kernels/${kernel.file}:${entryName} has no binding named ${[...given].join(', ')}`);
+    if (!entry.uniform && a.uniforms && Object.keys(a.uniforms).length) kernel.packUniforms(entryName, a.uniforms);
+    const [x, y = 1, z = 1] = a.workgroups;
+    if (x > MAX_WORKGROUPS || y > MAX_WORKGROUPS || z > MAX_WORKGROUPS) {
+      throw new Error(`sleeve: kernels/${kernel.file}:${entryName}: ${x}×${y}×${z} workgroups exceeds ${MAX_WORKGROUPS} per dimension`);
+    }
+    if (x === 0 || y === 0 || z === 0) return;
+    const bindGroup = this.device.createBindGroup({ layout, entries });
+    const pass = this.ensurePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    this.stats.dispatches++;
+    if (++this.pending >= MAX_PENDING_DISPATCHES) this.flush();
+  }
+
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.endPass().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    this.pending++;
+  }
+
+  /** Submit everything recorded so far. */
+  flush(): void {
+    if (this.encoder) {
+      const enc = this.endPass();
+      this.device.queue.submit([enc.finish()]);
+      this.encoder = null;
+      this.stats.submits++;
+    }
+    this.pending = 0;
+    for (const u of this.pendingUniforms) this.uniformPool.release(u);
+    this.pendingUniforms.length = 0;
+    this.uniformPool.afterSubmit();
+    this.pool.afterSubmit();
+    raisePendingError();
+  }
+
+  /** Upload host data into a buffer (ordered before the next submit). */
+  write(dst: GPUBuffer, data: ArrayBufferView, dstOffset = 0): void {
+    this.device.queue.writeBuffer(dst, dstOffset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  async read(src: GPUBuffer, byteOffset: number, bytes: number): Promise<ArrayBuffer> {
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = this.device.createBuffer({ size: Math.max(size, 4), usage: 0x01 | 0x08 }); // MAP_READ | COPY_DST
+    if (size > 0) this.endPass().copyBufferToBuffer(src, byteOffset, staging, 0, size);
+    this.flush();
+    await staging.mapAsync(1); // GPUMapMode.READ
+    const out = staging.getMappedRange(0, size).slice(0);
+    staging.unmap();
+    staging.destroy();
+    raisePendingError();
+    return out;
+  }
+
+  /** Wait until the queue is idle (benchmarks stop the clock after this). */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    raisePendingError();
+  }
+}
+
+let engine: Engine | null = null;
+
+export function getEngine(): Engine {
+  const device = getDevice();
+  if (!engine || engine.device !== device) engine = new Engine(device);
+  return engine;
+}
+
+export type { Engine };
+
+/** Workgroup grid for a 1-D problem of n items, folded into y past the per-dimension limit.
+ * Kernels recover the flat index as gid.x + gid.y * nwg.x * WG. */
+export function grid1d(n: number, wg: number): [number, number, number] {
+  const groups = Math.ceil(n / wg);
+  if (groups <= MAX_WORKGROUPS) return [groups, 1, 1];
+  const y = Math.ceil(groups / MAX_WORKGROUPS);
+  return [Math.ceil(groups / y), y, 1];
+}

@@ -1,0 +1,42 @@
+// Seeded random tensors. Without an explicit seed, numbers come from a
+// global generator that manualSeed() resets (like torch.manual_seed).
+import { grid1d, getEngine } from '../engine.js';
+import { K } from '../kernels.js';
+import { empty, type Shape, type Tensor } from '../tensor.js';
+
+let counter = 0x2545f491;
+
+export function manualSeed(seed: number): void {
+  counter = seed >>> 0;
+}
+
+/** Next seed from the global generator (splitmix-style step). */
+export function nextSeed(): number {
+  counter = (counter + 0x9e3779b9) >>> 0;
+  let z = counter;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+  return (z ^ (z >>> 16)) >>> 0;
+}
+
+export function fillRandom(shape: Shape, dist: 0 | 1 | 2, lo: number, hi: number, seed?: number): Tensor {
+  const out = empty(shape);
+  if (out.size === 0) return out;
+  getEngine().dispatch(K.fill, {
+    constants: { DIST: dist },
+    buffers: { out: out.buffer },
+    uniforms: { n: out.size, seed: seed ?? nextSeed(), lo, hi },
+    workgroups: grid1d(out.size, 64),
+  });
+  return out;
+}
+
+/** Uniform on [low, high). */
+export function rand(shape: Shape, opts: { low?: number; high?: number; seed?: number } = {}): Tensor {
+  return fillRandom(shape, 0, opts.low ?? 0, opts.high ?? 1, opts.seed);
+}
+
+/** Normal with the given mean and std. */
+export function randn(shape: Shape, opts: { mean?: number; std?: number; seed?: number } = {}): Tensor {
+  return fillRandom(shape, 1, opts.mean ?? 0, opts.std ?? 1, opts.seed);
+}

@@ -1,0 +1,83 @@
+// Reductions over axes: sum, mean, max; sumTo undoes a broadcast.
+import { record } from '../autograd.js';
+import { grid1d, getEngine } from '../engine.js';
+import { K } from '../kernels.js';
+import { empty, type Shape, type Tensor } from '../tensor.js';
+import { checkRank, contiguousStrides, normAxis, pad8 } from './util.js';
+import { broadcastTo, reshape } from './shape.js';
+import { div, equal, mul } from './elementwise.js';
+
+function axesOf(x: Tensor, axis: number | number[] | undefined, op: string): number[] {
+  if (axis === undefined) return x.shape.map((_, i) => i);
+  const list = (Array.isArray(axis) ? axis : [axis]).map((a) => normAxis(a, x.rank, op));
+  return [...new Set(list)].sort((p, q) => p - q);
+}
+
+function keptShape(x: Tensor, axes: number[]): number[] {
+  return x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+}
+
+function reduceRaw(op: 0 | 1, x: Tensor, axes: number[]): Tensor {
+  checkRank(x.shape, 'reduce');
+  const cs = contiguousStrides(x.shape);
+  const outDims = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
+  const outShape = outDims.map((i) => x.shape[i]);
+  const redShape = axes.map((i) => x.shape[i]);
+  const nOut = outShape.reduce((a, b) => a * b, 1);
+  const nRed = redShape.reduce((a, b) => a * b, 1);
+  const out = empty(keptShape(x, axes));
+  if (nOut === 0) return out;
+  const uniforms = {
+    n_out: nOut, n_red: nRed, out_rank: outShape.length, red_rank: redShape.length,
+    out_shape: pad8(outShape), out_strides: pad8(outDims.map((i) => cs[i])),
+    red_shape: pad8(redShape.length ? redShape : [1]), red_strides: pad8(axes.map((i) => cs[i])),
+  };
+  if (redShape.length === 0) uniforms.red_rank = 1;
+  // Few outputs over many elements: a workgroup per output.
+  const wide = nRed >= 2048 && nOut <= 4096;
+  getEngine().dispatch(K.reduce, {
+    entry: wide ? 'wide' : 'main',
+    constants: { OP: op },
+    buffers: { x: x.buffer, out: out.buffer },
+    uniforms,
+    workgroups: wide ? grid1d(nOut, 1) : grid1d(nOut, 64),
+  });
+  return out;
+}
+
+export function sum(x: Tensor, axis?: number | number[], keepDims = false): Tensor {
+  const axes = axesOf(x, axis, 'sum');
+  const kept = reduceRaw(0, x, axes);
+  record(kept, 'sum', [x], (g) => [broadcastTo(g, x.shape)]);
+  return keepDims ? kept : reshape(kept, x.shape.filter((_, i) => !axes.includes(i)));
+}
+
+export function mean(x: Tensor, axis?: number | number[], keepDims = false): Tensor {
+  const axes = axesOf(x, axis, 'mean');
+  const n = axes.reduce((a, i) => a * x.shape[i], 1);
+  return mul(sum(x, axis, keepDims), 1 / n);
+}
+
+/** Max over axes; the gradient is shared equally among tied maxima. */
+export function max(x: Tensor, axis?: number | number[], keepDims = false): Tensor {
+  const axes = axesOf(x, axis, 'max');
+  const kept = reduceRaw(1, x, axes);
+  record(kept, 'max', [x], (g) => {
+    const mask = equal(x, broadcastTo(kept, x.shape));
+    const count = reduceRaw(0, mask, axes);
+    return [mul(broadcastTo(div(g, count), x.shape), mask)];
+  });
+  return keepDims ? kept : reshape(kept, x.shape.filter((_, i) => !axes.includes(i)));
+}
+
+/** Sum a broadcast gradient back down to `shape`. */
+export function sumTo(g: Tensor, shape: Shape): Tensor {
+  if (g.shape.length === shape.length && g.shape.every((d, i) => d === shape[i])) return g;
+  const lead = g.rank - shape.length;
+  const axes: number[] = [];
+  for (let d = 0; d < g.rank; d++) {
+    if (d < lead || (shape[d - lead] === 1 && g.shape[d] !== 1)) axes.push(d);
+  }
+  const s = axes.length ? sum(g, axes, true) : g;
+  return reshape(s, shape);
+}

@@ -1,0 +1,143 @@
+// Reshape (free: shares the buffer), and the copies made by one strided
+// gather kernel: permute, broadcast, slice, pad; concat on top of them.
+import { record } from '../autograd.js';
+import { grid1d, getEngine } from '../engine.js';
+import { K } from '../kernels.js';
+import { empty, sizeOf, view, type Shape, type Tensor } from '../tensor.js';
+import { broadcastShapes, broadcastStrides, checkRank, contiguousStrides, normAxis, pad8 } from './util.js';
+import { sumTo } from './reduce.js';
+import { add } from './elementwise.js';
+
+export function reshape(x: Tensor, shape: Shape): Tensor {
+  const s = [...shape];
+  const hole = s.indexOf(-1);
+  if (hole >= 0) {
+    const rest = sizeOf(s.filter((_, i) => i !== hole));
+    s[hole] = rest === 0 ? 0 : x.size / rest;
+  }
+  if (sizeOf(s) !== x.size || !Number.isInteger(s[hole] ?? 0)) {
+    throw new Error(`sleeve: reshape: cannot view ${x.describe()} as [${shape.join(', ')}]`);
+  }
+  const out = view(x, s);
+  return record(out, 'reshape', [x], (g) => [reshape(g, x.shape)]);
+}
+
+export function flatten(x: Tensor, startDim = 1): Tensor {
+  const s = x.shape.slice(0, startDim);
+  return reshape(x, [...s, -1]);
+}
+
+export function unsqueeze(x: Tensor, dim: number): Tensor {
+  const d = dim < 0 ? dim + x.rank + 1 : dim;
+  const s = x.shape.slice();
+  s.splice(d, 0, 1);
+  return reshape(x, s);
+}
+
+export function squeeze(x: Tensor, dim?: number): Tensor {
+  if (dim === undefined) return reshape(x, x.shape.filter((d) => d !== 1));
+  const d = normAxis(dim, x.rank, 'squeeze');
+  if (x.shape[d] !== 1) return x;
+  return reshape(x, x.shape.filter((_, i) => i !== d));
+}
+
+interface Gather {
+  outShape: number[];
+  strides: number[];
+  offset: number;
+  lo?: number[];
+  extent?: number[];
+  padValue?: number;
+}
+
+function gather(x: Tensor, g: Gather): Tensor {
+  checkRank(g.outShape, 'layout');
+  const out = empty(g.outShape);
+  if (out.size === 0) return out;
+  getEngine().dispatch(K.layout, {
+    buffers: { x: x.buffer, out: out.buffer },
+    uniforms: {
+      n: out.size, rank: g.outShape.length, offset: g.offset, pad_value: g.padValue ?? 0,
+      out_shape: pad8(g.outShape), in_strides: pad8(g.strides),
+      lo: pad8(g.lo ?? g.outShape.map(() => 0)), extent: pad8(g.extent ?? g.outShape),
+    },
+    workgroups: grid1d(out.size, 64),
+  });
+  return out;
+}
+
+export function permute(x: Tensor, dims: number[]): Tensor {
+  if (dims.length !== x.rank || new Set(dims.map((d) => normAxis(d, x.rank, 'permute'))).size !== x.rank) {
+    throw new Error(`sleeve: permute: [${dims.join(', ')}] is not a permutation of ${x.rank} axes of ${x.describe()}`);
+  }
+  const ds = dims.map((d) => normAxis(d, x.rank, 'permute'));
+  const cs = contiguousStrides(x.shape);
+  const out = gather(x, { outShape: ds.map((d) => x.shape[d]), strides: ds.map((d) => cs[d]), offset: 0 });
+  const inv = new Array(ds.length);
+  ds.forEach((d, i) => (inv[d] = i));
+  return record(out, 'permute', [x], (g) => [permute(g, inv)]);
+}
+
+export function transpose(x: Tensor, d0 = -2, d1 = -1): Tensor {
+  const a = normAxis(d0, x.rank, 'transpose');
+  const b = normAxis(d1, x.rank, 'transpose');
+  const dims = x.shape.map((_, i) => i);
+  dims[a] = b;
+  dims[b] = a;
+  return permute(x, dims);
+}
+
+export function broadcastTo(x: Tensor, shape: Shape): Tensor {
+  const target = broadcastShapes(x.shape, shape, 'broadcastTo');
+  if (target.length !== shape.length || target.some((d, i) => d !== shape[i])) {
+    throw new Error(`sleeve: broadcastTo: ${x.describe()} cannot broadcast to [${shape.join(', ')}]`);
+  }
+  const out = gather(x, { outShape: target, strides: broadcastStrides(x.shape, target), offset: 0 });
+  return record(out, 'broadcastTo', [x], (g) => [sumTo(g, x.shape)]);
+}
+
+/** x[start[d] : start[d] + size[d]] along every axis. */
+export function slice(x: Tensor, start: number[], size: number[]): Tensor {
+  if (start.length !== x.rank || size.length !== x.rank) throw new Error(`sleeve: slice: start/size must have ${x.rank} entries for ${x.describe()}`);
+  const sz = size.map((s, d) => (s < 0 ? x.shape[d] - start[d] : s));
+  sz.forEach((s, d) => {
+    if (start[d] < 0 || start[d] + s > x.shape[d]) throw new Error(`sleeve: slice: [${start[d]}, ${start[d] + s}) outside axis ${d} of ${x.describe()}`);
+  });
+  const cs = contiguousStrides(x.shape);
+  const offset = start.reduce((acc, s, d) => acc + s * cs[d], 0);
+  const out = gather(x, { outShape: sz, strides: cs, offset });
+  return record(out, 'slice', [x], (g) => [pad(g, start.map((s, d) => [s, x.shape[d] - s - sz[d]] as [number, number]))]);
+}
+
+/** Constant padding: pads[d] = [before, after] for every axis. */
+export function pad(x: Tensor, pads: [number, number][], value = 0): Tensor {
+  if (pads.length !== x.rank) throw new Error(`sleeve: pad: need [before, after] for each of ${x.rank} axes of ${x.describe()}`);
+  const outShape = x.shape.map((d, i) => d + pads[i][0] + pads[i][1]);
+  const out = gather(x, {
+    outShape, strides: contiguousStrides(x.shape), offset: 0,
+    lo: pads.map((p) => p[0]), extent: x.shape, padValue: value,
+  });
+  return record(out, 'pad', [x], (g) => [slice(g, pads.map((p) => p[0]), x.shape)]);
+}
+
+export function concat(xs: Tensor[], axis = 0): Tensor {
+  if (!xs.length) throw new Error('sleeve: concat: no tensors');
+  const a = normAxis(axis, xs[0].rank, 'concat');
+  for (const x of xs) {
+    if (x.rank !== xs[0].rank || x.shape.some((d, i) => i !== a && d !== xs[0].shape[i])) {
+      throw new Error(`sleeve: concat: ${x.describe()} does not match ${xs[0].describe()} off axis ${a}`);
+    }
+  }
+  const total = xs.reduce((s, x) => s + x.shape[a], 0);
+  // Each piece padded to full length along the axis, then summed: every op
+  // here is differentiable, so concat needs no rule of its own.
+  let acc: Tensor | null = null;
+  let at = 0;
+  for (const x of xs) {
+    const pads = x.shape.map((_, d) => (d === a ? [at, total - at - x.shape[a]] : [0, 0]) as [number, number]);
+    const p = pad(x, pads);
+    acc = acc ? add(acc, p) : p;
+    at += x.shape[a];
+  }
+  return acc!;
+}
