@@ -8,7 +8,7 @@ const USAGE = GPUBufferUsageFlags();
 function GPUBufferUsageFlags(): number {
   // GPUBufferUsage is a global in browsers and in Dawn's `globals`; fall back
   // to the spec values so this module loads before the Node entry installs them.
-  const u = (globalThis as { GPUBufferUsage?: Record<string, number> }).GPUBufferUsage;
+  const u = (globalThis as unknown as { GPUBufferUsage?: Record<string, number> }).GPUBufferUsage;
   const STORAGE = u?.STORAGE ?? 0x80, COPY_SRC = u?.COPY_SRC ?? 0x04, COPY_DST = u?.COPY_DST ?? 0x08;
   return STORAGE | COPY_SRC | COPY_DST;
 }

@@ -1,0 +1,343 @@
+// Core ops against f64 references: broadcasting elementwise, unary
+// functions, reductions, layout copies, matmul; their gradients against
+// central finite differences; and the tape's own behaviour.
+import { beforeAll, describe, expect, test } from 'vitest';
+import { checkGrads, expectClose, f32, prod, randArray, rng, setup, sl, T } from './helpers.js';
+import * as ref from './ref/core.js';
+
+beforeAll(setup);
+
+// Elementwise f32 results differ from f64 by rounding of one or two ops.
+const EW = { rtol: 2e-6, atol: 1e-6 };
+
+describe('binary ops with broadcasting', () => {
+  const cases: [number[], number[]][] = [
+    [[7, 13], [7, 13]],
+    [[3, 1, 5], [4, 1]],
+    [[1], [2, 3, 5, 7]],
+    [[5, 1, 3, 1], [1, 6, 1, 9]],
+    [[131], [131]],
+    [[2, 3, 1, 2, 1, 3, 1, 2], [3, 2, 1, 1, 2, 1]],
+  ];
+  const ops: [string, (a: sl.Tensor, b: sl.Tensor) => sl.Tensor, (x: number, y: number) => number][] = [
+    ['add', sl.add, (x, y) => x + y],
+    ['sub', sl.sub, (x, y) => x - y],
+    ['mul', sl.mul, (x, y) => x * y],
+    ['div', sl.div, (x, y) => x / y],
+    ['maximum', sl.maximum, Math.max],
+    ['minimum', sl.minimum, Math.min],
+  ];
+  for (const [as, bs] of cases) {
+    for (const [name, gpu, f] of ops) {
+      test(`${name} [${as}] ∘ [${bs}]`, async () => {
+        const r = rng(prod(as) * 31 + prod(bs));
+        const a = f32(randArray(prod(as), r)), b = f32(randArray(prod(bs), r, 0.5, 2));
+        const out = gpu(T(a, as), T(b, bs));
+        expect(out.shape).toEqual(ref.broadcastShape(as, bs));
+        expectClose(await out.read(), ref.binary(f, a, as, b, bs), EW, name);
+      });
+    }
+  }
+
+  test('pow of negative bases with integer exponents, and 0^0', async () => {
+    const a = [-2, -2, 3, 0, 4, -1.5];
+    const b = [3, 2, 0.5, 0, -1, 2];
+    const out = await sl.pow(T(a, [6]), T(b, [6])).read();
+    expectClose(out, a.map((x, i) => x ** b[i]), EW, 'pow');
+    expect(Number.isNaN((await sl.pow(T([-2], [1]), T([0.5], [1])).read())[0])).toBe(true);
+  });
+
+  test('scalar operands', async () => {
+    const x = T([1, 2, 3], [3]);
+    expectClose(await sl.add(x, 2).read(), [3, 4, 5], EW, 'x+2');
+    expectClose(await sl.sub(10, x).read(), [9, 8, 7], EW, '10-x');
+    expectClose(await sl.mul(x, -2).read(), [-2, -4, -6], EW, 'x*-2');
+    expectClose(await sl.div(x, 4).read(), [0.25, 0.5, 0.75], EW, 'x/4');
+    expectClose(await sl.div(6, x).read(), [6, 3, 2], EW, '6/x');
+  });
+
+  test('shape mismatch names both shapes', () => {
+    expect(() => sl.add(T(new Float64Array(6), [2, 3]), T(new Float64Array(8), [2, 4]))).toThrow(/\[2, 3\] and \[2, 4\]/);
+  });
+});
+
+describe('unary ops', () => {
+  const n = 1031; // prime: not a multiple of the workgroup size
+  const r = rng(3);
+  const x = f32(randArray(n, r, -4, 4));
+  const pos = f32(randArray(n, r, 0.01, 9));
+  const cases: [string, (t: sl.Tensor) => sl.Tensor, (v: number) => number, Float64Array, number][] = [
+    ['exp', sl.exp, Math.exp, x, 2e-6],
+    ['log', sl.log, Math.log, pos, 2e-6],
+    ['sqrt', sl.sqrt, Math.sqrt, pos, 2e-6],
+    ['rsqrt', sl.rsqrt, (v) => 1 / Math.sqrt(v), pos, 1e-5],
+    ['tanh', sl.tanh, Math.tanh, x, 2e-6],
+    ['sigmoid', sl.sigmoid, (v) => 1 / (1 + Math.exp(-v)), x, 2e-6],
+    ['relu', sl.relu, (v) => Math.max(v, 0), x, 0],
+    ['leakyRelu', (t) => sl.leakyRelu(t, 0.2), (v) => (v < 0 ? 0.2 * v : v), x, 1e-7],
+    ['abs', sl.abs, Math.abs, x, 0],
+    ['square', sl.square, (v) => v * v, x, 1e-7],
+    ['reciprocal', sl.reciprocal, (v) => 1 / v, pos, 1e-6],
+    ['sin', sl.sin, Math.sin, x, 1e-5],
+    ['cos', sl.cos, Math.cos, x, 1e-5],
+    ['neg', sl.neg, (v) => -v, x, 0],
+    ['pow 3', (t) => sl.pow(t, 3), (v) => v ** 3, x, 1e-5],
+    ['pow 0.5', (t) => sl.pow(t, 0.5), Math.sqrt, pos, 1e-5],
+  ];
+  for (const [name, gpu, f, input, rtol] of cases) {
+    test(name, async () => {
+      expectClose(await gpu(T(input, [n])).read(), Array.from(input, f), { rtol, atol: 1e-6 }, name);
+    });
+  }
+
+  test('tanh and sigmoid saturate without overflow', async () => {
+    const big = [-100, -30, 30, 100];
+    expectClose(await sl.tanh(T(big, [4])).read(), [-1, -1, 1, 1], EW, 'tanh');
+    expectClose(await sl.sigmoid(T(big, [4])).read(), big.map((v) => 1 / (1 + Math.exp(-v))), EW, 'sigmoid');
+  });
+});
+
+describe('reductions', () => {
+  const cases: [number[], number[] | undefined][] = [
+    [[5, 7, 3], [1]],
+    [[5, 7, 3], [0, 2]],
+    [[5, 7, 3], undefined],
+    [[3, 5, 17, 19], [0, 2, 3]], // batch statistics shape: wide path
+    [[4099], [0]], // one long row: wide path
+    [[300, 7], [1]], // many short rows
+    [[2, 3, 5, 7], [3]],
+  ];
+  for (const [shape, axes] of cases) {
+    test(`sum/mean/max [${shape}] over ${axes ? `[${axes}]` : 'all'}`, async () => {
+      const r = rng(prod(shape));
+      const x = f32(randArray(prod(shape), r, -3, 3));
+      const all = axes ?? shape.map((_, i) => i);
+      const nRed = all.reduce((a, i) => a * shape[i], 1);
+      // Sums accumulate in f32: error grows with the reduced length.
+      const tol = { rtol: 1e-5, atol: 2e-7 * nRed };
+      expectClose(await sl.sum(T(x, shape), axes, true).read(), ref.reduce(x, shape, all, 'sum'), tol, 'sum');
+      expectClose(await sl.mean(T(x, shape), axes).read(), Array.from(ref.reduce(x, shape, all, 'sum'), (v) => v / nRed), { rtol: 1e-5, atol: 2e-7 }, 'mean');
+      expectClose(await sl.max(T(x, shape), axes).read(), ref.reduce(x, shape, all, 'max'), { rtol: 0, atol: 0 }, 'max');
+    });
+  }
+
+  test('keepDims and squeezed shapes', () => {
+    const x = T(new Float64Array(30), [2, 3, 5]);
+    expect(sl.sum(x, 1).shape).toEqual([2, 5]);
+    expect(sl.sum(x, [0, 2], true).shape).toEqual([1, 3, 1]);
+    expect(sl.sum(x).shape).toEqual([]);
+  });
+});
+
+describe('layout ops', () => {
+  test('permute / transpose', async () => {
+    const shape = [3, 5, 7, 2];
+    const x = f32(randArray(prod(shape), rng(9)));
+    const dims = [2, 0, 3, 1];
+    const y = sl.permute(T(x, shape), dims);
+    expect(y.shape).toEqual([7, 3, 2, 5]);
+    expectClose(await y.read(), ref.permute(x, shape, dims), { rtol: 0, atol: 0 }, 'permute');
+    expectClose(await sl.transpose(T(x, shape), 1, 3).read(), ref.permute(x, shape, [0, 3, 2, 1]), { rtol: 0, atol: 0 }, 'transpose');
+  });
+
+  test('slice, pad, concat, broadcastTo', async () => {
+    const shape = [4, 6, 5];
+    const x = f32(randArray(prod(shape), rng(11)));
+    expectClose(await sl.slice(T(x, shape), [1, 2, 0], [2, 3, 5]).read(), ref.slice(x, shape, [1, 2, 0], [2, 3, 5]), { atol: 0, rtol: 0 }, 'slice');
+    const pads: [number, number][] = [[0, 1], [2, 0], [1, 3]];
+    expectClose(await sl.pad(T(x, shape), pads, -7).read(), ref.pad(x, shape, pads, -7), { atol: 0, rtol: 0 }, 'pad');
+    const y = f32(randArray(4 * 2 * 5, rng(12)));
+    const c = sl.concat([T(x, shape), T(y, [4, 2, 5])], 1);
+    expect(c.shape).toEqual([4, 8, 5]);
+    const expected = new Float64Array(4 * 8 * 5);
+    for (let i = 0; i < 4; i++) for (let j = 0; j < 8; j++) for (let k = 0; k < 5; k++) {
+      expected[(i * 8 + j) * 5 + k] = j < 6 ? x[(i * 6 + j) * 5 + k] : y[(i * 2 + j - 6) * 5 + k];
+    }
+    expectClose(await c.read(), expected, { atol: 0, rtol: 0 }, 'concat');
+    const b = sl.broadcastTo(T([1, 2, 3], [3, 1]), [2, 3, 4]);
+    expectClose(await b.read(), ref.binary((p) => p, [1, 2, 3], [3, 1], new Float64Array(24), [2, 3, 4]), { atol: 0, rtol: 0 }, 'broadcastTo');
+  });
+
+  test('reshape shares the buffer and checks sizes', async () => {
+    const x = T([1, 2, 3, 4, 5, 6], [2, 3]);
+    const y = sl.reshape(x, [3, -1]);
+    expect(y.shape).toEqual([3, 2]);
+    expect(y.buffer).toBe(x.buffer);
+    expect(() => sl.reshape(x, [4, 2])).toThrow(/cannot view \[2, 3\] as \[4, 2\]/);
+  });
+});
+
+describe('matmul', () => {
+  const cases: [number[], number[], boolean, boolean][] = [
+    [[7, 13], [13, 5], false, false],
+    [[33, 17], [17, 65], false, false],
+    [[13, 7], [13, 5], true, false],
+    [[7, 13], [5, 13], false, true],
+    [[13, 7], [5, 13], true, true],
+    [[3, 9, 11], [3, 11, 6], false, false],
+    [[4, 9, 11], [11, 6], false, false], // shared right operand
+    [[1, 1], [1, 1], false, false],
+  ];
+  for (const [as, bs, ta, tb] of cases) {
+    test(`[${as}]${ta ? 'ᵀ' : ''} · [${bs}]${tb ? 'ᵀ' : ''}`, async () => {
+      const r = rng(prod(as) + prod(bs));
+      const a = f32(randArray(prod(as), r)), b = f32(randArray(prod(bs), r));
+      const K = ta ? as[as.length - 2] : as[as.length - 1];
+      const out = sl.matmul(T(a, as), T(b, bs), { transA: ta, transB: tb });
+      // f32 dot products of length K: error ~ K·ε·|terms|
+      expectClose(await out.read(), ref.matmul(a, as, b, bs, ta, tb), { rtol: 1e-5, atol: 1e-6 * K }, 'matmul');
+    });
+  }
+
+  test('a 257×129 · 129×263 product that divides no tile', async () => {
+    const r = rng(5);
+    const a = f32(randArray(257 * 129, r)), b = f32(randArray(129 * 263, r));
+    expectClose(await sl.matmul(T(a, [257, 129]), T(b, [129, 263])).read(), ref.matmul(a, [257, 129], b, [129, 263]), { rtol: 1e-5, atol: 2e-4 }, 'matmul');
+  });
+
+  test('linear adds the bias', async () => {
+    const r = rng(6);
+    const x = f32(randArray(5 * 7, r)), w = f32(randArray(3 * 7, r)), b = f32(randArray(3, r));
+    const expected = ref.matmul(x, [5, 7], w, [3, 7], false, true).map((v, i) => v + b[i % 3]);
+    expectClose(await sl.linear(T(x, [5, 7]), T(w, [3, 7]), T(b, [3])).read(), expected, { rtol: 1e-5, atol: 1e-5 }, 'linear');
+  });
+
+  test('inner-size mismatch names both shapes', () => {
+    expect(() => sl.matmul(T(new Float64Array(6), [2, 3]), T(new Float64Array(8), [4, 2]))).toThrow(/\[2, 3\].*\[4, 2\]/);
+  });
+});
+
+describe('gradients vs finite differences', () => {
+  const r = rng(21);
+  const A = { data: randArray(12, r), shape: [3, 4] };
+  const B = { data: randArray(4, r, 0.5, 2), shape: [4] };
+  const P = { data: randArray(12, r, 0.5, 2), shape: [3, 4] };
+  const refBin = (f: (x: number, y: number) => number) => (xs: Float64Array[]) => ref.binary(f, xs[0], [3, 4], xs[1], [4]);
+  test('add/sub/mul/div with broadcasting', async () => {
+    await checkGrads(([a, b]) => sl.add(a, b), refBin((x, y) => x + y), [A, B], {}, 'add');
+    await checkGrads(([a, b]) => sl.sub(a, b), refBin((x, y) => x - y), [A, B], {}, 'sub');
+    await checkGrads(([a, b]) => sl.mul(a, b), refBin((x, y) => x * y), [A, B], {}, 'mul');
+    await checkGrads(([a, b]) => sl.div(a, b), refBin((x, y) => x / y), [A, B], {}, 'div');
+    await checkGrads(([a, b]) => sl.pow(a, b), (xs) => ref.binary((x, y) => x ** y, xs[0], [3, 4], xs[1], [4]), [P, B], {}, 'pow');
+    await checkGrads(([a, b]) => sl.maximum(a, b), refBin(Math.max), [A, B], {}, 'maximum');
+  });
+  test('unary functions', async () => {
+    const un: [string, (t: sl.Tensor) => sl.Tensor, (v: number) => number, typeof A][] = [
+      ['exp', sl.exp, Math.exp, A], ['log', sl.log, Math.log, P], ['sqrt', sl.sqrt, Math.sqrt, P],
+      ['rsqrt', sl.rsqrt, (v) => v ** -0.5, P], ['tanh', sl.tanh, Math.tanh, A],
+      ['sigmoid', sl.sigmoid, (v) => 1 / (1 + Math.exp(-v)), A], ['leakyRelu', (t) => sl.leakyRelu(t, 0.2), (v) => (v < 0 ? 0.2 * v : v), A],
+      ['square', sl.square, (v) => v * v, A], ['reciprocal', sl.reciprocal, (v) => 1 / v, P], ['sin', sl.sin, Math.sin, A],
+      ['abs', sl.abs, Math.abs, A], ['pow 2.5', (t) => sl.pow(t, 2.5), (v) => v ** 2.5, P],
+    ];
+    for (const [name, gpu, f, inp] of un) await checkGrads(([x]) => gpu(x), (xs) => Array.from(xs[0], f), [inp], {}, name);
+  });
+  test('reductions and layout', async () => {
+    const X = { data: randArray(2 * 3 * 5, rng(4)), shape: [2, 3, 5] };
+    await checkGrads(([x]) => sl.sum(x, [0, 2]), (xs) => ref.reduce(xs[0], [2, 3, 5], [0, 2], 'sum'), [X], {}, 'sum');
+    await checkGrads(([x]) => sl.mean(x, 1), (xs) => ref.reduce(xs[0], [2, 3, 5], [1], 'sum').map((v) => v / 3), [X], {}, 'mean');
+    await checkGrads(([x]) => sl.max(x, 2), (xs) => ref.reduce(xs[0], [2, 3, 5], [2], 'max'), [X], {}, 'max');
+    await checkGrads(([x]) => sl.permute(x, [2, 0, 1]), (xs) => ref.permute(xs[0], [2, 3, 5], [2, 0, 1]), [X], {}, 'permute');
+    await checkGrads(([x]) => sl.slice(x, [1, 0, 2], [1, 2, 3]), (xs) => ref.slice(xs[0], [2, 3, 5], [1, 0, 2], [1, 2, 3]), [X], {}, 'slice');
+    await checkGrads(([x]) => sl.pad(x, [[1, 0], [0, 2], [1, 1]]), (xs) => ref.pad(xs[0], [2, 3, 5], [[1, 0], [0, 2], [1, 1]]), [X], {}, 'pad');
+    await checkGrads(([x]) => sl.broadcastTo(sl.reshape(x, [2, 1, 15]), [2, 4, 15]),
+      (xs) => ref.binary((p) => p, xs[0], [2, 1, 15], new Float64Array(120), [2, 4, 15]), [X], {}, 'broadcastTo');
+  });
+  test('matmul and linear', async () => {
+    const r2 = rng(8);
+    const a = { data: randArray(3 * 5 * 4, r2), shape: [3, 5, 4] };
+    const b = { data: randArray(4 * 6, r2), shape: [4, 6] };
+    await checkGrads(([x, y]) => sl.matmul(x, y), (xs) => ref.matmul(xs[0], [3, 5, 4], xs[1], [4, 6]), [a, b], {}, 'matmul');
+    const at = { data: randArray(4 * 5, r2), shape: [4, 5] };
+    const bt = { data: randArray(6 * 4, r2), shape: [6, 4] };
+    await checkGrads(([x, y]) => sl.matmul(x, y, { transA: true, transB: true }), (xs) => ref.matmul(xs[0], [4, 5], xs[1], [6, 4], true, true), [at, bt], {}, 'matmulᵀᵀ');
+    const x = { data: randArray(5 * 4, r2), shape: [5, 4] }, bias = { data: randArray(6, r2), shape: [6] };
+    await checkGrads(([p, w, q]) => sl.linear(p, w, q),
+      (xs) => ref.matmul(xs[0], [5, 4], xs[1], [6, 4], false, true).map((v, i) => v + xs[2][i % 6]), [x, bt, bias], {}, 'linear');
+  });
+});
+
+describe('tape', () => {
+  test('grad-of-grad: d/dx of (d/dx x³) = 6x', async () => {
+    const x = T([0.5, -1.5, 2], [3], true);
+    const y = sl.sum(sl.mul(sl.mul(x, x), x));
+    const [g] = sl.grad(y, [x], { createGraph: true });
+    expectClose(await g!.read(), [0.75, 6.75, 12], EW, 'first');
+    const [gg] = sl.grad(sl.sum(g!), [x]);
+    expectClose(await gg!.read(), [3, -9, 12], EW, 'second');
+  });
+
+  test('double backward through tanh matches the analytic second derivative', async () => {
+    const xs = [0.3, -0.8, 1.7];
+    const x = T(xs, [3], true);
+    const [g] = sl.grad(sl.sum(sl.tanh(x)), [x], { createGraph: true });
+    const [gg] = sl.grad(sl.sum(g!), [x]);
+    expectClose(await gg!.read(), xs.map((v) => -2 * Math.tanh(v) * (1 - Math.tanh(v) ** 2)), { rtol: 1e-5, atol: 1e-6 }, 'tanh″');
+  });
+
+  test('backward accumulates into leaves; unused inputs are reported', async () => {
+    const a = T([1, 2], [2], true);
+    const b = T([3, 4], [2], true);
+    sl.backward(sl.sum(sl.mul(a, b)));
+    sl.backward(sl.sum(sl.mul(a, b)));
+    expectClose(await a.grad!.read(), [6, 8], EW, 'a.grad');
+    expectClose(await b.grad!.read(), [2, 4], EW, 'b.grad');
+    const c = T([1], [1], true);
+    expect(() => sl.grad(sl.sum(a), [c])).toThrow(/not used/);
+    expect(sl.grad(sl.sum(a), [c], { allowUnused: true })[0]).toBeNull();
+  });
+
+  test('noGrad records nothing; a shared subexpression is visited once', async () => {
+    const x = T([2], [1], true);
+    expect(sl.noGrad(() => sl.mul(x, x)).requiresGrad).toBe(false);
+    const y = sl.mul(x, 3);
+    const z = sl.add(sl.mul(y, y), y); // dz/dx = (2y + 1)·3 = 39
+    const [g] = sl.grad(sl.sum(z), [x]);
+    expectClose(await g!.read(), [39], EW, 'dz/dx');
+  });
+
+  test('tidy frees intermediates and keeps results; grad without createGraph leaks nothing', async () => {
+    const w = T([1, 2, 3], [3], true);
+    const before = sl.memory().liveBuffers;
+    const out = sl.tidy(() => {
+      const h = sl.tanh(sl.mul(w, 2));
+      const [g] = sl.grad(sl.sum(sl.square(h)), [w]);
+      return g!;
+    });
+    expect(sl.memory().liveBuffers).toBe(before + 1);
+    out.dispose();
+    expect(sl.memory().liveBuffers).toBe(before);
+    expect(() => out.shape.length && out.buffer).toThrow(/disposed/);
+  });
+
+  test('one submit per step: ops record, read submits', async () => {
+    const e = sl.getEngine();
+    await e.sync();
+    const before = e.stats.submits;
+    const x = T(randArray(100, rng(1)), [10, 10], true);
+    const loss = sl.sum(sl.tanh(sl.matmul(x, x)));
+    const [g] = sl.grad(loss, [x]);
+    expect(e.stats.submits).toBe(before);
+    await g!.read();
+    expect(e.stats.submits).toBe(before + 1);
+  });
+});
+
+describe('random', () => {
+  test('seeded normal and uniform: reproducible with the right moments', async () => {
+    const n = 100_003;
+    const a = await sl.randn([n], { seed: 42, mean: 1, std: 2 }).read();
+    const b = await sl.randn([n], { seed: 42, mean: 1, std: 2 }).read();
+    expect(a).toEqual(b);
+    const m = a.reduce((s, v) => s + v, 0) / n;
+    const v = a.reduce((s, x) => s + (x - m) ** 2, 0) / n;
+    // standard errors: mean 2/√n ≈ 0.0063, variance ≈ 4·√(2/n) ≈ 0.018: 5σ bounds
+    expect(Math.abs(m - 1)).toBeLessThan(0.032);
+    expect(Math.abs(v - 4)).toBeLessThan(0.09);
+    const u = await sl.rand([n], { seed: 7, low: -1, high: 3 }).read();
+    expect(Math.min(...u)).toBeGreaterThanOrEqual(-1);
+    expect(Math.max(...u)).toBeLessThan(3);
+    expect(Math.abs(u.reduce((s, x) => s + x, 0) / n - 1)).toBeLessThan(0.02);
+    const c = await sl.randn([n], { seed: 43 }).read();
+    expect(c[0]).not.toBe(a[0]);
+  });
+});
