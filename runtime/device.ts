@@ -13,6 +13,8 @@ export interface InitOptions {
   /** Use this device instead of requesting one. */
   device?: GPUDevice;
   powerPreference?: GPUPowerPreference;
+  /** Time kernel variants on this adapter and keep the fastest (default true). */
+  tune?: boolean;
 }
 
 type GpuProvider = () => GPU | undefined;
@@ -34,7 +36,7 @@ export function setGpuProvider(p: GpuProvider): void {
   provider = p;
 }
 
-export async function init(opts: InitOptions = {}): Promise<GPUDevice> {
+export async function initDevice(opts: InitOptions = {}): Promise<GPUDevice> {
   if (opts.device) {
     adopt(opts.device, null);
     return opts.device;
@@ -65,8 +67,8 @@ function adopt(device: GPUDevice, adapter: GPUAdapter | null): void {
   current = device;
   pendingError = null;
   lostInfo = null;
-  if (adapter) {
-    const info = adapter.info;
+  const info = adapter?.info ?? (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+  if (info) {
     adapterReport = {
       vendor: info?.vendor ?? '',
       architecture: info?.architecture ?? '',

@@ -1,6 +1,7 @@
 // The runtime's public surface (browser-safe: no node: imports anywhere below).
-export { init, getDevice, adapterInfo, setGpuProvider, type AdapterReport, type InitOptions } from './device.js';
-export { getEngine } from './engine.js';
+export { getDevice, adapterInfo, setGpuProvider, type AdapterReport, type InitOptions } from './device.js';
+import { getEngine } from './engine.js';
+export { getEngine };
 export { Tensor, tensor, empty, tidy, keep, memory, sizeOf, type Shape } from './tensor.js';
 export { grad, backward, noGrad, isGradEnabled, detach, type GradOptions } from './autograd.js';
 export * from './ops/elementwise.js';
@@ -8,7 +9,19 @@ export * from './ops/shape.js';
 export * from './ops/reduce.js';
 export * from './ops/matmul.js';
 export * from './ops/random.js';
+import './methods.js';
+import { initDevice, type InitOptions } from './device.js';
+import { tune } from './tune.js';
+
+/** Get (or adopt) the GPU device; then pick kernel variants for this adapter. */
+export async function init(opts: InitOptions = {}): Promise<GPUDevice> {
+  const device = await initDevice(opts);
+  if (opts.tune !== false) await tune();
+  return device;
+}
+export { tune, setMatmulVariant, matmulVariant, type TuneResult, type MatmulVariant } from './tune.js';
+
+/** Submit recorded work and wait until the GPU has finished it. */
 export async function flush(): Promise<void> {
-  const { getEngine } = await import('./engine.js');
   await getEngine().sync();
 }

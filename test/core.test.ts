@@ -341,3 +341,29 @@ describe('random', () => {
     expect(c[0]).not.toBe(a[0]);
   });
 });
+
+describe('matmul variants', () => {
+  test('the shared-memory tiled variant matches the reference on odd sizes, transposed and batched', async () => {
+    const cases: [number[], number[], boolean, boolean][] = [
+      [[67, 33], [33, 129], false, false],
+      [[33, 67], [129, 33], true, true],
+      [[3, 17, 70], [70, 5], false, false],
+    ];
+    for (const [as, bs, ta, tb] of cases) {
+      const r = rng(prod(as) + 3);
+      const a = f32(randArray(prod(as), r)), b = f32(randArray(prod(bs), r));
+      const out = sl.matmulWith('tiled', T(a, as), T(b, bs), { transA: ta, transB: tb });
+      expectClose(await out.read(), ref.matmul(a, as, b, bs, ta, tb), { rtol: 1e-5, atol: 1e-4 }, `tiled [${as}]·[${bs}]`);
+    }
+  });
+
+  test('tune() times both variants and picks the faster', async () => {
+    const res = await sl.tune();
+    expect(res.timings['matmul:blocked']).toBeGreaterThan(0);
+    expect(res.timings['matmul:tiled']).toBeGreaterThan(0);
+    const faster = res.timings['matmul:tiled'] < res.timings['matmul:blocked'] ? 'tiled' : 'blocked';
+    expect(res.matmul).toBe(faster);
+    expect(sl.matmulVariant()).toBe(faster);
+    console.log(`tune on ${res.adapter}:`, res.timings);
+  });
+});

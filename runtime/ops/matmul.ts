@@ -3,7 +3,9 @@
 import { record } from '../autograd.js';
 import { getEngine } from '../engine.js';
 import { K } from '../kernels.js';
-import { empty, type Tensor } from '../tensor.js';
+import { empty, tidy, type Tensor } from '../tensor.js';
+import { matmulVariant, registerMatmulProbe, type MatmulVariant } from '../tune.js';
+import { rand } from './random.js';
 import { reshape } from './shape.js';
 import { sum } from './reduce.js';
 
@@ -17,7 +19,7 @@ function dims(x: Tensor, trans: boolean): { batch: number[]; rows: number; cols:
   return { batch: x.shape.slice(0, -2), rows: trans ? c : r, cols: trans ? r : c };
 }
 
-function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null): Tensor {
+function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null, variant: MatmulVariant = matmulVariant()): Tensor {
   if (a.rank < 2 || b.rank < 2) throw new Error(`sleeve: matmul needs tensors of rank ≥ 2, got ${a.describe()} and ${b.describe()}`);
   const A = dims(a, ta), B = dims(b, tb);
   if (A.cols !== B.rows) {
@@ -34,7 +36,8 @@ function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null
   if (out.size === 0) return out;
   const ar = a.shape[a.rank - 1]; // row length of a as stored
   const br = b.shape[b.rank - 1];
-  getEngine().dispatch(K.matmul, {
+  const tiled = variant === 'tiled';
+  getEngine().dispatch(tiled ? K.matmulTiled : K.matmul, {
     buffers: { a: a.buffer, b: b.buffer, bias: (bias ?? a).buffer, c: out.buffer },
     uniforms: {
       m: M, n: N, k: Kd, batch,
@@ -42,7 +45,7 @@ function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null
       b_rs: tb ? 1 : br, b_cs: tb ? br : 1, b_bs: bb === 1 ? 0 : Kd * N,
       c_bs: M * N, has_bias: bias ? 1 : 0,
     },
-    workgroups: [Math.ceil(N / 32), Math.ceil(M / 32), batch],
+    workgroups: tiled ? [Math.ceil(N / 64), Math.ceil(M / 64), batch] : [Math.ceil(N / 32), Math.ceil(M / 32), batch],
   });
   return out;
 }
@@ -83,3 +86,16 @@ export function linear(x: Tensor, w: Tensor, b?: Tensor | null): Tensor {
     b && needs[2] ? sum(g, 0) : null,
   ]);
 }
+
+/** Run one product with a given variant (tests compare the variants). */
+export function matmulWith(variant: MatmulVariant, a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  return raw(a, b, !!opts.transA, !!opts.transB, null, variant);
+}
+
+// The tuner's probe: a square product big enough to show the difference.
+registerMatmulProbe((variant) => {
+  tidy(() => {
+    const a = rand([256, 256], { seed: 1 });
+    raw(a, a, false, false, null, variant);
+  });
+});
