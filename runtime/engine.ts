@@ -12,7 +12,9 @@ const MAX_WORKGROUPS = 65535;
 export interface DispatchArgs {
   entry?: string;
   constants?: Constants;
-  buffers: Record<string, GPUBuffer>;
+  /** Whole buffers, or byte ranges of them (offsets 256-byte aligned) for
+   * ops that split work too big for one storage binding. */
+  buffers: Record<string, GPUBuffer | GPUBufferBinding>;
   uniforms?: Record<string, UniformValue>;
   workgroups: [number, number?, number?];
 }
@@ -27,11 +29,14 @@ class Engine {
   pending = 0;
   /** Counters for benchmarks and tests. */
   stats = { dispatches: 0, submits: 0 };
+  /** Largest byte range one storage binding may cover on this device. */
+  readonly maxBinding: number;
 
   constructor(device: GPUDevice) {
     this.device = device;
     this.pool = new BufferPool(device);
     this.uniformPool = new BufferPool(device, 0x40 | 0x08); // UNIFORM | COPY_DST
+    this.maxBinding = device.limits.maxStorageBufferBindingSize;
   }
 
   private ensurePass(): GPUComputePassEncoder {
@@ -66,7 +71,7 @@ class Engine {
         const b = a.buffers[r.name];
         if (!b) throw new Error(`sleeve: kernels/${kernel.file}:${entryName} needs buffer "${r.name}", got ${[...given].join(', ') || 'none'}`);
         given.delete(r.name);
-        entries.push({ binding: r.binding, resource: { buffer: b } });
+        entries.push({ binding: r.binding, resource: 'buffer' in b ? b : { buffer: b } });
       }
     }
     if (given.size) throw new Error(`sleeve: kernels/${kernel.file}:${entryName} has no binding named ${[...given].join(', ')}`);
