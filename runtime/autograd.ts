@@ -37,7 +37,8 @@ export function record(out: Tensor, op: string, inputs: Tensor[], backward: Tape
 
 /** A tensor with the same values and no history. */
 export function detach(t: Tensor): Tensor {
-  // Shares the buffer: values are immutable except through optimiser steps.
+  // Shares the buffer (no copy). Ops never write their inputs, but optimiser
+  // steps update parameters in place, and a detached view shows that, as in torch.
   const d = new Tensor(t.shape, t.storage.retain());
   return d;
 }
@@ -183,11 +184,16 @@ export function backward(output: Tensor, gradOutput?: Tensor): void {
       });
     }),
   );
+  const given = new Set<Tensor>();
   leaves.forEach((l, i) => {
     const g = results[i];
     if (!g) return;
     const old = l.grad;
-    l.grad = keep(g === gradOutput ? detach(g) : g);
+    // A rule may hand one tensor to several inputs (add passes g through):
+    // each leaf gets its own handle so disposing one grad leaves the others.
+    const own = g === gradOutput || given.has(g) ? detach(g) : g;
+    given.add(g);
+    l.grad = keep(own);
     if (old && old !== l.grad) old.dispose();
   });
 }

@@ -10,6 +10,9 @@ export * from './ops/reduce.js';
 export * from './ops/matmul.js';
 export * from './ops/random.js';
 import './methods.js';
+export * as nn from './nn/index.js';
+export * as optim from './optim/index.js';
+export { saveSafetensors, loadSafetensors, type Safetensors } from './io/safetensors.js';
 import { initDevice, type InitOptions } from './device.js';
 import { tune } from './tune.js';
 

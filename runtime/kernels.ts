@@ -7,7 +7,17 @@ import unary from '../kernels/unary.wgsl';
 import layout from '../kernels/layout.wgsl';
 import reduce from '../kernels/reduce.wgsl';
 import matmul from '../kernels/matmul.wgsl';
+import matmulTiled from '../kernels/matmul_tiled.wgsl';
 import fill from '../kernels/fill.wgsl';
+import conv2d from '../kernels/conv2d.wgsl';
+import conv2dGrad from '../kernels/conv2d_grad.wgsl';
+import batchnorm from '../kernels/batchnorm.wgsl';
+import maxpool from '../kernels/maxpool.wgsl';
+import dropout from '../kernels/dropout.wgsl';
+import softmaxXent from '../kernels/softmax_xent.wgsl';
+import fft from '../kernels/fft.wgsl';
+import adam from '../kernels/adam.wgsl';
+import sgd from '../kernels/sgd.wgsl';
 
 export const K = {
   binary: new Kernel('binary.wgsl', binary),
@@ -15,5 +25,15 @@ export const K = {
   layout: new Kernel('layout.wgsl', layout),
   reduce: new Kernel('reduce.wgsl', reduce),
   matmul: new Kernel('matmul.wgsl', matmul),
+  matmulTiled: new Kernel('matmul_tiled.wgsl', matmulTiled),
   fill: new Kernel('fill.wgsl', fill),
+  conv2d: new Kernel('conv2d.wgsl', conv2d),
+  conv2dGrad: new Kernel('conv2d_grad.wgsl', conv2dGrad),
+  batchnorm: new Kernel('batchnorm.wgsl', batchnorm),
+  maxpool: new Kernel('maxpool.wgsl', maxpool),
+  dropout: new Kernel('dropout.wgsl', dropout),
+  softmaxXent: new Kernel('softmax_xent.wgsl', softmaxXent),
+  fft: new Kernel('fft.wgsl', fft),
+  adam: new Kernel('adam.wgsl', adam),
+  sgd: new Kernel('sgd.wgsl', sgd),
 };

@@ -7,3 +7,4 @@ let gpu: GPU | undefined;
 setGpuProvider(() => (gpu ??= create([]) as GPU));
 
 export * from './index.js';
+export { saveFile, loadFile } from './io/files.node.js';

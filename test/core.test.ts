@@ -367,3 +367,11 @@ describe('matmul variants', () => {
     console.log(`tune on ${res.adapter}:`, res.timings);
   });
 });
+
+test('leaves that receive the same gradient tensor get separate handles', async () => {
+  const a = T([1, 2], [2], true), b = T([3, 4], [2], true);
+  sl.backward(sl.sum(sl.add(a, b)));
+  expect(a.grad).not.toBe(b.grad);
+  a.grad!.dispose();
+  expectClose(await b.grad!.read(), [1, 1], EW, 'b.grad survives');
+});
