@@ -55,6 +55,9 @@ function topoOrder(roots: Tensor[]): Tensor[] {
     while (stack.length) {
       const top = stack[stack.length - 1];
       const [t, i] = top;
+      if (t.historyFreed) {
+        throw new Error(`sleeve: the history of ${t.describe()} was freed when the tidy() that made it returned; call grad()/backward() inside that tidy()`);
+      }
       const inputs = t.node?.inputs ?? [];
       if (i < inputs.length) {
         top[1]++;

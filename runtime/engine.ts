@@ -71,7 +71,7 @@ class Engine {
         const b = a.buffers[r.name];
         if (!b) throw new Error(`sleeve: kernels/${kernel.file}:${entryName} needs buffer "${r.name}", got ${[...given].join(', ') || 'none'}`);
         given.delete(r.name);
-        entries.push({ binding: r.binding, resource: 'buffer' in b ? b : { buffer: b } });
+        entries.push({ binding: r.binding, resource: 'buffer' in b ? b : this.wholeBinding(b, kernel, entryName, r.name) });
       }
     }
     if (given.size) throw new Error(`sleeve: kernels/${kernel.file}:${entryName} has no binding named ${[...given].join(', ')}`);
@@ -88,6 +88,18 @@ class Engine {
     pass.dispatchWorkgroups(x, y, z);
     this.stats.dispatches++;
     if (++this.pending >= MAX_PENDING_DISPATCHES) this.flush();
+  }
+
+  /** Bind a pooled buffer: only the bytes its tensor uses count against the
+   * adapter's binding limit (the size class may round past it). Data that
+   * itself exceeds the limit fails here, loudly, instead of being clamped. */
+  private wholeBinding(b: GPUBuffer, kernel: Kernel, entry: string, name: string): GPUBufferBinding {
+    const need = this.pool.requestedBytes(b) ?? b.size;
+    if (need > this.maxBinding) {
+      const mb = (x: number) => `${(x / 2 ** 20).toFixed(1)} MiB`;
+      throw new Error(`sleeve: kernels/${kernel.file}:${entry}: "${name}" holds ${mb(need)}, over this adapter's storage binding limit of ${mb(this.maxBinding)} (maxStorageBufferBindingSize); use a smaller batch`);
+    }
+    return { buffer: b, size: Math.min(b.size, this.maxBinding) };
   }
 
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {

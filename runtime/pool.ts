@@ -25,6 +25,7 @@ export class BufferPool {
   private free = new Map<number, GPUBuffer[]>();
   private parked: GPUBuffer[] = [];
   private sizes = new WeakMap<GPUBuffer, number>();
+  private requested = new WeakMap<GPUBuffer, number>();
   /** Buffers handed out and not yet released. */
   live = 0;
   /** Buffers ever created by this pool (free or live). */
@@ -47,8 +48,14 @@ export class BufferPool {
       this.bytesCreated += size;
     }
     this.live++;
+    this.requested.set(buf, bytes);
     if (this.poison) this.device.queue.writeBuffer(buf, 0, new Float32Array(size / 4).fill(NaN));
     return buf;
+  }
+
+  /** Bytes the current holder asked for (the buffer may be a larger class). */
+  requestedBytes(buf: GPUBuffer): number | undefined {
+    return this.requested.get(buf);
   }
 
   /** Give a buffer back; it becomes reusable after the next submit. */

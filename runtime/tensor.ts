@@ -43,6 +43,8 @@ export class Tensor {
   requiresGrad = false;
   grad: Tensor | null = null;
   node: TapeNode | null = null;
+  /** Set when tidy() disposed tensors this one's backward needed. */
+  historyFreed = false;
   name?: string;
   private _storage: Storage | null;
 
@@ -183,11 +185,33 @@ export function tidy<T>(fn: () => T): T {
   if (result instanceof Promise) throw new Error('sleeve: tidy() takes a synchronous function; await outside it');
   const survivors = new Set<Tensor>();
   collect(result, survivors);
+  for (const t of survivors) if (t.node && reachesAny(t, scope, survivors)) cutHistory(t);
   for (const t of scope) {
     if (survivors.has(t)) scopeTrack(t);
     else t.dispose();
   }
   return result;
+}
+
+/** Does t's recorded history use a tensor this scope is about to dispose? */
+function reachesAny(t: Tensor, scope: Set<Tensor>, survivors: Set<Tensor>): boolean {
+  const seen = new Set<Tensor>();
+  const stack = [...(t.node?.inputs ?? [])];
+  while (stack.length) {
+    const u = stack.pop()!;
+    if (seen.has(u)) continue;
+    seen.add(u);
+    if (scope.has(u) && !survivors.has(u)) return true;
+    if (u.node) stack.push(...u.node.inputs);
+  }
+  return false;
+}
+
+/** The values survive the scope, the history does not: backward through
+ * this tensor now fails with a message saying why. */
+function cutHistory(t: Tensor): void {
+  t.node = null;
+  t.historyFreed = true;
 }
 
 /** Live buffer count, for leak checks. */

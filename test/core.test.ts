@@ -375,3 +375,14 @@ test('leaves that receive the same gradient tensor get separate handles', async 
   a.grad!.dispose();
   expectClose(await b.grad!.read(), [1, 1], EW, 'b.grad survives');
 });
+
+test('a tensor returned from tidy keeps its values; backward through it explains the freed history', async () => {
+  const x = T([0.5, 1], [2], true);
+  const y = sl.tidy(() => sl.mul(sl.exp(x), x));
+  expectClose(await y.read(), [0.5 * Math.exp(0.5), Math.E], { rtol: 1e-6 }, 'y');
+  expect(() => sl.grad(sl.sum(y), [x])).toThrow(/history .* was freed .* inside that tidy/);
+  // a result whose history is all leaves keeps it
+  const z = sl.tidy(() => sl.mul(x, x));
+  const [g] = sl.grad(sl.sum(z), [x]);
+  expectClose(await g!.read(), [1, 2], EW, 'dz/dx');
+});

@@ -1,0 +1,137 @@
+// Batch normalisation over N and the spatial plane, per channel (NCHW).
+// train_forward: one workgroup per channel computes the batch mean and the
+//   biased variance (two passes: the variance sums squares of x − mean, which
+//   stays accurate where E[x²] − E[x]² would cancel), writes them, and
+//   normalises the channel.
+// eval_forward: one invocation per element, from the running statistics.
+// running: one invocation per channel, momentum update of the running
+//   statistics in place, with the unbiased variance (as torch does).
+// backward: one workgroup per channel: Σg and Σg·x̂ (= dbias, dweight), then
+//   dx. TRAIN = 1 includes the terms that flow through the batch statistics.
+// Each thread accumulates a strided slice serially; the 256 partial sums then
+// meet in a pairwise tree, which keeps f32 rounding small for large N·H·W.
+override AFFINE: u32 = 1u;
+override TRAIN: u32 = 1u;
+
+struct Params {
+  n_batch: u32,
+  channels: u32,
+  plane: u32,
+  eps: f32,
+  momentum: f32,
+  // count / (count - 1): biased → unbiased variance for the running estimate
+  unbias: f32,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> weight: array<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<storage, read_write> mean_out: array<f32>;
+@group(0) @binding(5) var<storage, read_write> var_out: array<f32>;
+@group(0) @binding(6) var<storage, read> mean_in: array<f32>;
+@group(0) @binding(7) var<storage, read> var_in: array<f32>;
+@group(0) @binding(8) var<storage, read> g: array<f32>;
+@group(0) @binding(9) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(10) var<storage, read_write> dweight: array<f32>;
+@group(0) @binding(11) var<storage, read_write> dbias: array<f32>;
+@group(0) @binding(12) var<storage, read_write> run_mean: array<f32>;
+@group(0) @binding(13) var<storage, read_write> run_var: array<f32>;
+@group(0) @binding(14) var<uniform> p: Params;
+
+const WG: u32 = 256u;
+var<workgroup> part: array<vec2<f32>, 256>;
+
+// Sum of v over the workgroup, returned to every invocation.
+fn tree_sum(lid: u32, v: vec2<f32>) -> vec2<f32> {
+  part[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
+    if (lid < s) { part[lid] = part[lid] + part[lid + s]; }
+    workgroupBarrier();
+  }
+  let total = part[0];
+  workgroupBarrier(); // part is reused by the next call
+  return total;
+}
+
+// Flat offset of the r-th element (of N·plane) of channel c.
+fn at(c: u32, r: u32) -> u32 {
+  let n = r / p.plane;
+  return (n * p.channels + c) * p.plane + (r - n * p.plane);
+}
+
+fn scale_of(c: u32) -> f32 { if (AFFINE == 1u) { return weight[c]; } return 1.0; }
+fn shift_of(c: u32) -> f32 { if (AFFINE == 1u) { return bias[c]; } return 0.0; }
+
+@compute @workgroup_size(256)
+fn train_forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let c = wid.x + wid.y * nwg.x;
+  if (c >= p.channels) { return; }
+  let count = p.n_batch * p.plane;
+  var acc = 0.0;
+  for (var r = lid.x; r < count; r += WG) { acc += x[at(c, r)]; }
+  let mu = tree_sum(lid.x, vec2<f32>(acc, 0.0)).x / f32(count);
+  acc = 0.0;
+  for (var r = lid.x; r < count; r += WG) {
+    let d = x[at(c, r)] - mu;
+    acc += d * d;
+  }
+  let variance = tree_sum(lid.x, vec2<f32>(acc, 0.0)).x / f32(count);
+  let inv = inverseSqrt(variance + p.eps);
+  let a = scale_of(c) * inv;
+  let b = shift_of(c);
+  for (var r = lid.x; r < count; r += WG) {
+    let i = at(c, r);
+    y[i] = (x[i] - mu) * a + b;
+  }
+  if (lid.x == 0u) {
+    mean_out[c] = mu;
+    var_out[c] = variance;
+  }
+}
+
+@compute @workgroup_size(64)
+fn eval_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * 64u;
+  if (i >= p.n_batch * p.channels * p.plane) { return; }
+  let c = (i / p.plane) % p.channels;
+  y[i] = (x[i] - mean_in[c]) * inverseSqrt(var_in[c] + p.eps) * scale_of(c) + shift_of(c);
+}
+
+@compute @workgroup_size(64)
+fn running(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c = gid.x;
+  if (c >= p.channels) { return; }
+  let m = p.momentum;
+  run_mean[c] = (1.0 - m) * run_mean[c] + m * mean_in[c];
+  run_var[c] = (1.0 - m) * run_var[c] + m * var_in[c] * p.unbias;
+}
+
+@compute @workgroup_size(256)
+fn backward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let c = wid.x + wid.y * nwg.x;
+  if (c >= p.channels) { return; }
+  let count = p.n_batch * p.plane;
+  let mu = mean_in[c];
+  let inv = inverseSqrt(var_in[c] + p.eps);
+  var acc = vec2<f32>(0.0, 0.0);
+  for (var r = lid.x; r < count; r += WG) {
+    let i = at(c, r);
+    let gi = g[i];
+    acc += vec2<f32>(gi, gi * (x[i] - mu) * inv);
+  }
+  let sums = tree_sum(lid.x, acc); // (Σg, Σg·x̂)
+  let a = scale_of(c) * inv;
+  let k = select(0.0, 1.0 / f32(count), TRAIN == 1u);
+  for (var r = lid.x; r < count; r += WG) {
+    let i = at(c, r);
+    let xh = (x[i] - mu) * inv;
+    // dx = γ·inv·(g − mean(g) − x̂·mean(g·x̂)) in training; γ·inv·g in eval
+    dx[i] = a * (g[i] - k * (sums.x + xh * sums.y));
+  }
+  if (lid.x == 0u) {
+    dbias[c] = sums.x;
+    dweight[c] = sums.y;
+  }
+}

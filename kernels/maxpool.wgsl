@@ -1,0 +1,113 @@
+// 2-D max pooling over NCHW planes, and the two linear maps its gradients need.
+// forward:  one invocation per output: the max of its window (padding never
+//           wins) and the argmax as a flat index h·W + w within the input
+//           plane, stored as f32 (exact below 2^24).
+// backward: one invocation per INPUT element: it sums the gradients of the
+//           windows that cover it and chose it. A gather, so no atomics and
+//           the result does not depend on scheduling.
+//           SEARCH_ALL = 1 (geometry unknown) looks at every output of the plane.
+// gather:   one invocation per output: out = g_in[argmax], the adjoint of
+//           backward (its gradient, and the forward with fixed indices).
+override SEARCH_ALL: u32 = 0u;
+
+struct Params {
+  n_out: u32,
+  n_in: u32,
+  in_h: u32,
+  in_w: u32,
+  out_h: u32,
+  out_w: u32,
+  k_h: u32,
+  k_w: u32,
+  s_h: u32,
+  s_w: u32,
+  p_h: u32,
+  p_w: u32,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read_write> idx_out: array<f32>;
+@group(0) @binding(3) var<storage, read> g: array<f32>;
+@group(0) @binding(4) var<storage, read> idx: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(6) var<uniform> p: Params;
+
+@compute @workgroup_size(64)
+fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let o = gid.x + gid.y * nwg.x * 64u;
+  if (o >= p.n_out) { return; }
+  let out_plane = p.out_h * p.out_w;
+  let plane = o / out_plane;
+  let rem = o - plane * out_plane;
+  let oh = rem / p.out_w;
+  let ow = rem - oh * p.out_w;
+  let base = plane * p.in_h * p.in_w;
+  // window start in padded coordinates; i32 so the padding can be negative
+  let h0 = i32(oh * p.s_h) - i32(p.p_h);
+  let w0 = i32(ow * p.s_w) - i32(p.p_w);
+  var best = 0.0;
+  var arg = -1;
+  for (var kh = 0u; kh < p.k_h; kh++) {
+    let h = h0 + i32(kh);
+    if (h < 0 || h >= i32(p.in_h)) { continue; }
+    for (var kw = 0u; kw < p.k_w; kw++) {
+      let w = w0 + i32(kw);
+      if (w < 0 || w >= i32(p.in_w)) { continue; }
+      let j = h * i32(p.in_w) + w;
+      let v = x[base + u32(j)];
+      // first maximum wins ties; a NaN propagates (as torch does)
+      if (arg < 0 || v > best || (v != v && best == best)) {
+        best = v;
+        arg = j;
+      }
+    }
+  }
+  out[o] = best;
+  idx_out[o] = f32(arg);
+}
+
+@compute @workgroup_size(64)
+fn backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * 64u;
+  if (i >= p.n_in) { return; }
+  let in_plane = p.in_h * p.in_w;
+  let plane = i / in_plane;
+  let j = i - plane * in_plane;
+  let h = j / p.in_w;
+  let w = j - h * p.in_w;
+  // windows oh with oh·s − p ≤ h ≤ oh·s − p + k − 1
+  let hp = i32(h + p.p_h);
+  let wp = i32(w + p.p_w);
+  var oh_lo = u32(max(0, (hp - i32(p.k_h) + i32(p.s_h)) / i32(p.s_h)));
+  var oh_hi = min(u32(hp) / p.s_h, p.out_h - 1u);
+  var ow_lo = u32(max(0, (wp - i32(p.k_w) + i32(p.s_w)) / i32(p.s_w)));
+  var ow_hi = min(u32(wp) / p.s_w, p.out_w - 1u);
+  if (SEARCH_ALL == 1u) {
+    oh_lo = 0u;
+    oh_hi = p.out_h - 1u;
+    ow_lo = 0u;
+    ow_hi = p.out_w - 1u;
+  }
+  let fj = f32(j);
+  let obase = plane * p.out_h * p.out_w;
+  var acc = 0.0;
+  for (var oh = oh_lo; oh <= oh_hi; oh++) {
+    for (var ow = ow_lo; ow <= ow_hi; ow++) {
+      let o = obase + oh * p.out_w + ow;
+      if (idx[o] == fj) { acc += g[o]; }
+    }
+  }
+  dx[i] = acc;
+}
+
+@compute @workgroup_size(64)
+fn gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let o = gid.x + gid.y * nwg.x * 64u;
+  if (o >= p.n_out) { return; }
+  let in_plane = p.in_h * p.in_w;
+  let plane = o / (p.out_h * p.out_w);
+  // clamp: indices handed in by a caller must not read out of bounds
+  let j = min(u32(max(idx[o], 0.0)), in_plane - 1u);
+  out[o] = g[plane * in_plane + j];
+}

@@ -1,0 +1,184 @@
+// Batch normalisation (torch.nn.functional.batch_norm for NCHW inputs).
+// Forward: one fused kernel per mode. Backward: a fused kernel (dx, dweight,
+// dbias in one dispatch) on a plain backward pass; when the graph is kept the
+// rule is composed from differentiable ops instead, so grad-of-grad works.
+import { isGradEnabled, record } from '../autograd.js';
+import { getEngine, grid1d } from '../engine.js';
+import { K } from '../kernels.js';
+import { empty, type Tensor } from '../tensor.js';
+import { add, full, mul, rsqrt, square, sub } from './elementwise.js';
+import { mean, sum } from './reduce.js';
+import { reshape } from './shape.js';
+
+export interface BatchNormOptions {
+  /** Use (and update) batch statistics; false uses the running statistics. */
+  training: boolean;
+  /** running = (1 − momentum)·running + momentum·batch */
+  momentum?: number;
+  eps?: number;
+}
+
+interface Geometry {
+  n: number;
+  c: number;
+  plane: number;
+}
+
+function geometry(x: Tensor): Geometry {
+  if (x.rank < 2) throw new Error(`sleeve: batchNorm2d: input ${x.describe()} needs at least [N, C]`);
+  const plane = x.shape.slice(2).reduce((a, b) => a * b, 1);
+  return { n: x.shape[0], c: x.shape[1], plane };
+}
+
+function checkPerChannel(t: Tensor | null, what: string, x: Tensor, c: number): void {
+  if (t && (t.rank !== 1 || t.shape[0] !== c)) {
+    throw new Error(`sleeve: batchNorm2d: ${what} ${t.describe()} must be [${c}] for input ${x.describe()}`);
+  }
+}
+
+/** Uniforms shared by every batchnorm entry (the kernel's Params struct). */
+function params(geo: Geometry, eps: number, momentum = 0): Record<string, number> {
+  const count = geo.n * geo.plane;
+  return {
+    n_batch: geo.n, channels: geo.c, plane: geo.plane, eps, momentum,
+    unbias: count > 1 ? count / (count - 1) : 1,
+  };
+}
+
+/** Per-channel workgroups, folded past the per-dimension limit. */
+const channelGrid = (c: number) => grid1d(c, 1);
+
+/**
+ * y = (x − mean) / sqrt(var + eps) · weight + bias, per channel of x [N, C, ...].
+ * Training normalises with the batch statistics and, when running buffers are
+ * given, updates them in place (momentum, unbiased variance; not recorded on
+ * the tape). Eval normalises with the running statistics.
+ */
+export function batchNorm2d(
+  x: Tensor,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  opts: BatchNormOptions,
+): Tensor {
+  const geo = geometry(x);
+  const { training } = opts;
+  const momentum = opts.momentum ?? 0.1;
+  const eps = opts.eps ?? 1e-5;
+  checkPerChannel(weight, 'weight', x, geo.c);
+  checkPerChannel(bias, 'bias', x, geo.c);
+  checkPerChannel(runningMean, 'runningMean', x, geo.c);
+  checkPerChannel(runningVar, 'runningVar', x, geo.c);
+  if (!runningMean !== !runningVar) {
+    throw new Error(`sleeve: batchNorm2d: give both runningMean and runningVar or neither (input ${x.describe()})`);
+  }
+  if (!training && !runningMean) {
+    throw new Error(`sleeve: batchNorm2d: eval mode needs runningMean and runningVar (input ${x.describe()})`);
+  }
+  const count = geo.n * geo.plane;
+  if (training && count < 2) {
+    throw new Error(`sleeve: batchNorm2d: training needs more than one value per channel, got input ${x.describe()}`);
+  }
+  const e = getEngine();
+  const y = empty(x.shape);
+  if (x.size === 0) return y;
+  const uniforms = params(geo, eps, momentum);
+  // Only one of weight/bias given: stand in the identity for the other, so
+  // the kernel has a single affine switch. Neither: AFFINE = 0, and x (bound
+  // read-only alongside) fills the unused bindings.
+  const wT = weight ?? (bias ? full([geo.c], 1) : null);
+  const bT = bias ?? (weight ? full([geo.c], 0) : null);
+  const AFFINE = wT ? 1 : 0;
+  const wb = { weight: wT?.buffer ?? x.buffer, bias: bT?.buffer ?? x.buffer };
+
+  let mu: Tensor, va: Tensor;
+  if (training) {
+    mu = empty([geo.c]);
+    va = empty([geo.c]);
+    e.dispatch(K.batchnorm, {
+      entry: 'train_forward', constants: { AFFINE },
+      buffers: { x: x.buffer, ...wb, y: y.buffer, mean_out: mu.buffer, var_out: va.buffer },
+      uniforms, workgroups: channelGrid(geo.c),
+    });
+    if (runningMean && runningVar) {
+      // A raw dispatch, never recorded: the running statistics are state, not part of the graph.
+      e.dispatch(K.batchnorm, {
+        entry: 'running',
+        buffers: { mean_in: mu.buffer, var_in: va.buffer, run_mean: runningMean.buffer, run_var: runningVar.buffer },
+        uniforms, workgroups: [Math.ceil(geo.c / 64)],
+      });
+    }
+  } else {
+    mu = runningMean!;
+    va = runningVar!;
+    e.dispatch(K.batchnorm, {
+      entry: 'eval_forward', constants: { AFFINE },
+      buffers: { x: x.buffer, ...wb, y: y.buffer, mean_in: mu.buffer, var_in: va.buffer },
+      uniforms, workgroups: grid1d(x.size, 64),
+    });
+  }
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  const out = record(y, 'batchNorm2d', inputs, (g, needs) => {
+    const [dx, dw, db] = isGradEnabled()
+      ? composedBackward(g, x, weight, training ? null : [mu, va], eps)
+      : fusedBackward(g, x, wT, mu, va, eps, training);
+    const res: (Tensor | null)[] = [needs[0] ? dx : null];
+    let k = 1;
+    if (weight) res.push(needs[k++] ? dw : null);
+    if (bias) res.push(needs[k++] ? db : null);
+    return res;
+  });
+  if (!out.node) {
+    // Nothing will run backward: free what only a backward pass would read.
+    if (training) {
+      mu.dispose();
+      va.dispose();
+    }
+    if (wT !== weight) wT?.dispose();
+  }
+  if (bT !== bias) bT?.dispose(); // the forward was its only reader
+  return out;
+}
+
+/** One dispatch: dx, dweight, dbias. Not differentiable (used only when no graph is kept). */
+function fusedBackward(g: Tensor, x: Tensor, weight: Tensor | null, mu: Tensor, va: Tensor, eps: number, training: boolean): Tensor[] {
+  const geo = geometry(x);
+  const dx = empty(x.shape);
+  const dw = empty([geo.c]);
+  const db = empty([geo.c]);
+  getEngine().dispatch(K.batchnorm, {
+    entry: 'backward', constants: { AFFINE: weight ? 1 : 0, TRAIN: training ? 1 : 0 },
+    buffers: {
+      x: x.buffer, weight: weight?.buffer ?? x.buffer, g: g.buffer, mean_in: mu.buffer, var_in: va.buffer,
+      dx: dx.buffer, dweight: dw.buffer, dbias: db.buffer,
+    },
+    uniforms: params(geo, eps), workgroups: channelGrid(geo.c),
+  });
+  return [dx, dw, db];
+}
+
+/**
+ * The same gradients in differentiable ops. Training recomputes the batch
+ * statistics from x so that their dependence on x is on the tape; eval uses
+ * the (constant) running statistics.
+ */
+function composedBackward(g: Tensor, x: Tensor, weight: Tensor | null, running: [Tensor, Tensor] | null, eps: number): Tensor[] {
+  const c = x.shape[1];
+  const bshape = x.shape.map((d, i) => (i === 1 ? c : 1));
+  const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
+  let xhat: Tensor, inv: Tensor;
+  if (running) {
+    inv = rsqrt(add(reshape(running[1], bshape), eps));
+    xhat = mul(sub(x, reshape(running[0], bshape)), inv);
+  } else {
+    const xc = sub(x, mean(x, axes, true));
+    inv = rsqrt(add(mean(square(xc), axes, true), eps));
+    xhat = mul(xc, inv);
+  }
+  const gw = weight ? mul(g, reshape(weight, bshape)) : g;
+  const dx = running
+    ? mul(gw, inv)
+    : mul(inv, sub(sub(gw, mean(gw, axes, true)), mul(xhat, mean(mul(gw, xhat), axes, true))));
+  return [dx, sum(mul(g, xhat), axes), sum(g, axes)];
+}
