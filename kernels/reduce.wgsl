@@ -12,6 +12,9 @@ struct Params {
   out_strides: array<vec4<u32>, 2>,
   red_shape: array<vec4<u32>, 2>,
   red_strides: array<vec4<u32>, 2>,
+  // chunked entry only: each workgroup reduces chunk_len elements of one output
+  chunk_len: u32,
+  n_chunks: u32,
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -88,4 +91,28 @@ fn wide(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     workgroupBarrier();
   }
   if (lid.x == 0u) { out[o] = part[0]; }
+}
+
+// First stage for very long reductions: workgroup (o, c) reduces elements
+// [c·chunk_len, (c+1)·chunk_len) of output o into partial[o·n_chunks + c];
+// a second dispatch reduces the partials. One workgroup per output would
+// leave all but one core idle on a full reduction.
+@compute @workgroup_size(256)
+fn chunked(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let flat = wid.x + wid.y * nwg.x;
+  if (flat >= p.n_out * p.n_chunks) { return; }
+  let o = flat / p.n_chunks;
+  let c = flat % p.n_chunks;
+  let base = base_of(o);
+  let r0 = c * p.chunk_len;
+  let r1 = min(r0 + p.chunk_len, p.n_red);
+  var acc = identity();
+  for (var r = r0 + lid.x; r < r1; r += 256u) { acc = combine(acc, x[base + offset_of(r)]); }
+  part[lid.x] = acc;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s = s >> 1u) {
+    if (lid.x < s) { part[lid.x] = combine(part[lid.x], part[lid.x + s]); }
+    workgroupBarrier();
+  }
+  if (lid.x == 0u) { out[flat] = part[0]; }
 }

@@ -386,3 +386,15 @@ test('a tensor returned from tidy keeps its values; backward through it explains
   const [g] = sl.grad(sl.sum(z), [x]);
   expectClose(await g!.read(), [1, 2], EW, 'dz/dx');
 });
+
+test('long reductions take the two-stage path and stay accurate', async () => {
+  const n = 1_000_003;
+  const x = f32(randArray(n, rng(77), 0, 2));
+  const t = T(x, [n]);
+  const want = x.reduce((a, b) => a + b, 0);
+  // pairwise partial sums: f32 error far below the naive n·ε
+  expectClose(await sl.sum(t).read(), [want], { rtol: 1e-5, atol: 0 }, 'sum');
+  expectClose(await sl.max(t).read(), [x.reduce((a, b) => Math.max(a, b), -Infinity)], { rtol: 0, atol: 0 }, 'max');
+  const y = f32(randArray(3 * 200_001, rng(78)));
+  expectClose(await sl.sum(T(y, [3, 200_001]), 1).read(), ref.reduce(y, [3, 200_001], [1], 'sum'), { rtol: 1e-5, atol: 1e-3 }, 'rows');
+});

@@ -2,7 +2,10 @@
 import { record } from '../autograd.js';
 import { grid1d, getEngine } from '../engine.js';
 import { K } from '../kernels.js';
-import { empty, type Shape, type Tensor } from '../tensor.js';
+import { empty, Tensor, type Shape } from '../tensor.js';
+
+/** Minimum elements per workgroup in the chunked first stage. */
+const CHUNK = 4096;
 import { checkRank, contiguousStrides, normAxis, pad8 } from './util.js';
 import { broadcastTo, reshape } from './shape.js';
 import { div, equal, mul } from './elementwise.js';
@@ -25,21 +28,39 @@ function reduceRaw(op: 0 | 1, x: Tensor, axes: number[]): Tensor {
   const redShape = axes.map((i) => x.shape[i]);
   const nOut = outShape.reduce((a, b) => a * b, 1);
   const nRed = redShape.reduce((a, b) => a * b, 1);
-  const out = empty(keptShape(x, axes));
-  if (nOut === 0) return out;
+  if (nOut === 0) return empty(keptShape(x, axes));
   const uniforms = {
     n_out: nOut, n_red: nRed, out_rank: outShape.length, red_rank: redShape.length,
     out_shape: pad8(outShape), out_strides: pad8(outDims.map((i) => cs[i])),
     red_shape: pad8(redShape.length ? redShape : [1]), red_strides: pad8(axes.map((i) => cs[i])),
   };
   if (redShape.length === 0) uniforms.red_rank = 1;
+  const e = getEngine();
+  // Few outputs over very many elements: split each into chunks so every
+  // core gets work, then reduce the partials (a [nOut, chunks] tensor).
+  const chunks = nOut < 64 && nRed >= 1 << 16 ? Math.min(Math.ceil(nRed / CHUNK), Math.ceil(256 / nOut)) : 1;
+  if (chunks > 1) {
+    const partial = empty([nOut, chunks]);
+    e.dispatch(K.reduce, {
+      entry: 'chunked', constants: { OP: op },
+      buffers: { x: x.buffer, out: partial.buffer },
+      uniforms: { ...uniforms, chunk_len: Math.ceil(nRed / chunks), n_chunks: chunks },
+      workgroups: grid1d(nOut * chunks, 1),
+    });
+    const r = reduceRaw(op, partial, [1]);
+    partial.dispose();
+    const shaped = new Tensor(keptShape(x, axes), r.storage.retain());
+    r.dispose();
+    return shaped;
+  }
+  const out = empty(keptShape(x, axes));
   // Few outputs over many elements: a workgroup per output.
   const wide = nRed >= 2048 && nOut <= 4096;
-  getEngine().dispatch(K.reduce, {
+  e.dispatch(K.reduce, {
     entry: wide ? 'wide' : 'main',
     constants: { OP: op },
     buffers: { x: x.buffer, out: out.buffer },
-    uniforms,
+    uniforms: { ...uniforms, chunk_len: 0, n_chunks: 0 },
     workgroups: wide ? grid1d(nOut, 1) : grid1d(nOut, 64),
   });
   return out;
