@@ -13,6 +13,8 @@ export * from './ops/norm.js';
 export * from './ops/pool.js';
 export * from './ops/dropout.js';
 export * from './ops/loss.js';
+export * from './ops/conv.js';
+export * from './ops/fft.js';
 import './methods.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
