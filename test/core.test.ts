@@ -398,3 +398,13 @@ test('long reductions take the two-stage path and stay accurate', async () => {
   const y = f32(randArray(3 * 200_001, rng(78)));
   expectClose(await sl.sum(T(y, [3, 200_001]), 1).read(), ref.reduce(y, [3, 200_001], [1], 'sum'), { rtol: 1e-5, atol: 1e-3 }, 'rows');
 });
+
+test('disposing a reduction result frees its buffer at once', () => {
+  const x = T(new Float64Array(40).fill(1), [4, 10]);
+  const before = sl.memory().liveBuffers;
+  const s = sl.sum(x, 1);
+  const m = sl.max(x, [0, 1]);
+  s.dispose();
+  m.dispose();
+  expect(sl.memory().liveBuffers).toBe(before);
+});

@@ -66,11 +66,20 @@ function reduceRaw(op: 0 | 1, x: Tensor, axes: number[]): Tensor {
   return out;
 }
 
+/** The reduced values under the requested shape (same layout either way, so
+ * dropping the kept axes is free and leaves no second handle on the buffer). */
+function shaped(kept: Tensor, x: Tensor, axes: number[], keepDims: boolean): Tensor {
+  if (keepDims) return kept;
+  const out = new Tensor(x.shape.filter((_, i) => !axes.includes(i)), kept.storage.retain());
+  kept.dispose();
+  return out;
+}
+
 export function sum(x: Tensor, axis?: number | number[], keepDims = false): Tensor {
   const axes = axesOf(x, axis, 'sum');
-  const kept = reduceRaw(0, x, axes);
-  record(kept, 'sum', [x], (g) => [broadcastTo(g, x.shape)]);
-  return keepDims ? kept : reshape(kept, x.shape.filter((_, i) => !axes.includes(i)));
+  const kshape = keptShape(x, axes);
+  const out = shaped(reduceRaw(0, x, axes), x, axes, keepDims);
+  return record(out, 'sum', [x], (g) => [broadcastTo(reshape(g, kshape), x.shape)]);
 }
 
 export function mean(x: Tensor, axis?: number | number[], keepDims = false): Tensor {
@@ -82,13 +91,13 @@ export function mean(x: Tensor, axis?: number | number[], keepDims = false): Ten
 /** Max over axes; the gradient is shared equally among tied maxima. */
 export function max(x: Tensor, axis?: number | number[], keepDims = false): Tensor {
   const axes = axesOf(x, axis, 'max');
-  const kept = reduceRaw(1, x, axes);
-  record(kept, 'max', [x], (g) => {
-    const mask = equal(x, broadcastTo(kept, x.shape));
+  const kshape = keptShape(x, axes);
+  const out = shaped(reduceRaw(1, x, axes), x, axes, keepDims);
+  return record(out, 'max', [x], (g) => {
+    const mask = equal(x, broadcastTo(reshape(out, kshape), x.shape));
     const count = reduceRaw(0, mask, axes);
-    return [mul(broadcastTo(div(g, count), x.shape), mask)];
+    return [mul(broadcastTo(div(reshape(g, kshape), count), x.shape), mask)];
   });
-  return keepDims ? kept : reshape(kept, x.shape.filter((_, i) => !axes.includes(i)));
 }
 
 /** Sum a broadcast gradient back down to `shape`. */

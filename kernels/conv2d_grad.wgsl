@@ -1,0 +1,167 @@
+// Weight gradient of a 2-D convolution: out[co, ci, ky, kx] = Σ over images
+// and output pixels of g[n, co, oh, ow] · x[n, ci, oh*sh - pad_h + ky*dh,
+// ow*sw - pad_w + kx*dw]. The outputs are few and the reduction is long, so
+// the reduction is cut into chunks of whole output rows; each chunk writes
+// its own partial result ([n_chunks, c_out, c_in·kh·kw]) and the caller sums
+// them. Each invocation holds a block of output channels × 4 taps in
+// registers; no workgroup memory.
+//   main: the 4 taps are 4 input channels at one (ky, kx), so they share one
+//         range of valid output columns and the inner loop has no bounds
+//         tests; the BLOCK (4 or 8) output channels and the chunk come from the
+//         workgroup id, so the g reads are the same across the workgroup.
+//   flat: 4 channels × 4 taps consecutive in (ci, ky, kx), masked per tap;
+//         for c_in < 4 (a network's first layer), where main would idle.
+struct Params {
+  n: i32, c_in: i32, h: i32, w: i32,
+  c_out: i32, ho: i32, wo: i32, kh: i32,
+  kw: i32, sh: i32, sw: i32, pad_h: i32,
+  pad_w: i32, dh: i32, dw: i32, rows_per_chunk: i32,
+  n_chunks: i32,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> g: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+fn in_range(v: vec4<i32>, hi: i32) -> vec4<bool> {
+  return (v >= vec4<i32>(0)) & (v < vec4<i32>(hi));
+}
+
+override BLOCK: i32 = 8;
+
+// Flat invocation index: tap block fastest (neighbours read neighbouring x
+// and mostly the same g), then channel block, then chunk. Grid folded into y
+// past 65535.
+@compute @workgroup_size(64)
+fn flat(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let id = i32(gid.x + gid.y * nwg.x * 64u);
+  let kk = p.kh * p.kw;
+  let taps = p.c_in * kk;
+  let tap_blocks = (taps + 3) / 4;
+  let co_blocks = (p.c_out + 3) / 4;
+  let tb = id % tap_blocks;
+  let rest = id / tap_blocks;
+  let cb = rest % co_blocks;
+  let chunk = rest / co_blocks;
+  if (chunk >= p.n_chunks) { return; }
+  let t0 = tb * 4;
+  let co0 = cb * 4;
+  let plane = p.h * p.w;
+  let plane_o = p.ho * p.wo;
+  // Per tap: its offset inside an image, and its row/column shift.
+  var xoff: vec4<i32>;
+  var kyd: vec4<i32>;
+  var kxd: vec4<i32>;
+  for (var i = 0; i < 4; i++) {
+    let t = min(t0 + i, taps - 1);
+    let ci = t / kk;
+    let rem = t - ci * kk;
+    let ky = rem / p.kw;
+    let kx = rem - ky * p.kw;
+    kyd[i] = ky * p.dh;
+    kxd[i] = kx * p.dw;
+    xoff[i] = ci * plane + kyd[i] * p.w + kxd[i];
+  }
+  let gco = min(vec4<i32>(co0) + vec4<i32>(0, 1, 2, 3), vec4<i32>(p.c_out - 1)) * plane_o;
+  let rows = p.n * p.ho;
+  let r0 = chunk * p.rows_per_chunk;
+  let r1 = min(r0 + p.rows_per_chunk, rows);
+  var acc: array<vec4<f32>, 4>; // acc[tap][channel]
+  for (var r = r0; r < r1; r++) {
+    let nn = r / p.ho;
+    let oh = r - nn * p.ho;
+    let ihb = oh * p.sh - p.pad_h;
+    let row_ok = in_range(vec4<i32>(ihb) + kyd, p.h);
+    // Address of tap i at column iwb: xrow + xoff[i] + iwb.
+    let xrow = nn * p.c_in * plane + ihb * p.w;
+    let grow = nn * p.c_out * plane_o + oh * p.wo;
+    for (var ow = 0; ow < p.wo; ow++) {
+      let iwb = ow * p.sw - p.pad_w;
+      let ok = row_ok & in_range(vec4<i32>(iwb) + kxd, p.w);
+      let off = select(vec4<i32>(0), vec4<i32>(xrow + iwb) + xoff, ok);
+      let xv = select(vec4<f32>(0.0), vec4<f32>(x[off.x], x[off.y], x[off.z], x[off.w]), ok);
+      let gi = grow + ow;
+      let gv = vec4<f32>(g[gco.x + gi], g[gco.y + gi], g[gco.z + gi], g[gco.w + gi]);
+      acc[0] += xv.x * gv;
+      acc[1] += xv.y * gv;
+      acc[2] += xv.z * gv;
+      acc[3] += xv.w * gv;
+    }
+  }
+  let base = chunk * p.c_out * taps;
+  for (var i = 0; i < 4; i++) {
+    let t = t0 + i;
+    if (t >= taps) { break; }
+    for (var c = 0; c < 4; c++) {
+      let co = co0 + c;
+      if (co >= p.c_out) { break; }
+      out[base + co * taps + t] = acc[i][c];
+    }
+  }
+}
+
+// Grid: x over tap blocks (WG per group), y over blocks of BLOCK output
+// channels, z over chunks.
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let kk = p.kh * p.kw;
+  let taps = p.c_in * kk;
+  let tb = i32(gid.x);
+  if (tb >= ((p.c_in + 3) / 4) * kk) { return; }
+  let co0 = i32(wid.y) * BLOCK;
+  let chunk = i32(wid.z);
+  let pos = tb % kk; // (ky, kx): neighbouring invocations, neighbouring columns
+  let ci0 = (tb / kk) * 4;
+  let ky = pos / p.kw;
+  let kx = pos - ky * p.kw;
+  let plane = p.h * p.w;
+  let plane_o = p.ho * p.wo;
+  let xoff = min(vec4<i32>(ci0) + vec4<i32>(0, 1, 2, 3), vec4<i32>(p.c_in - 1)) * plane;
+  let gco = min(vec4<i32>(co0) + vec4<i32>(0, 1, 2, 3), vec4<i32>(p.c_out - 1)) * plane_o;
+  let gco2 = min(vec4<i32>(co0 + 4) + vec4<i32>(0, 1, 2, 3), vec4<i32>(p.c_out - 1)) * plane_o;
+  // Output columns whose input column ow·sw - pad_w + kx·dw lies inside x.
+  let shift = kx * p.dw - p.pad_w;
+  let ow_lo = select(0, (p.sw - 1 - shift) / p.sw, shift < 0);
+  let ow_hi = select(0, min(p.wo, (p.w - 1 - shift) / p.sw + 1), p.w - 1 - shift >= 0);
+  let rows = p.n * p.ho;
+  let r0 = chunk * p.rows_per_chunk;
+  let r1 = min(r0 + p.rows_per_chunk, rows);
+  var acc: array<vec4<f32>, 4>; // acc[tap][channel]
+  var acc2: array<vec4<f32>, 4>; // channels 4..7 when BLOCK is 8
+  for (var r = r0; r < r1; r++) {
+    let nn = r / p.ho;
+    let oh = r - nn * p.ho;
+    let ih = oh * p.sh - p.pad_h + ky * p.dh;
+    if (ih < 0 || ih >= p.h) { continue; }
+    let xrow = nn * p.c_in * plane + ih * p.w + shift; // + ow·sw + xoff
+    let grow = nn * p.c_out * plane_o + oh * p.wo;
+    for (var ow = ow_lo; ow < ow_hi; ow++) {
+      let xi = xrow + ow * p.sw;
+      let xv = vec4<f32>(x[xi + xoff.x], x[xi + xoff.y], x[xi + xoff.z], x[xi + xoff.w]);
+      let gi = grow + ow;
+      let gv = vec4<f32>(g[gco.x + gi], g[gco.y + gi], g[gco.z + gi], g[gco.w + gi]);
+      acc[0] += xv.x * gv;
+      acc[1] += xv.y * gv;
+      acc[2] += xv.z * gv;
+      acc[3] += xv.w * gv;
+      if (BLOCK == 8) {
+        let gv2 = vec4<f32>(g[gco2.x + gi], g[gco2.y + gi], g[gco2.z + gi], g[gco2.w + gi]);
+        acc2[0] += xv.x * gv2;
+        acc2[1] += xv.y * gv2;
+        acc2[2] += xv.z * gv2;
+        acc2[3] += xv.w * gv2;
+      }
+    }
+  }
+  let base = chunk * p.c_out * taps;
+  for (var i = 0; i < 4; i++) {
+    let ci = ci0 + i;
+    if (ci >= p.c_in) { break; }
+    for (var c = 0; c < BLOCK; c++) {
+      let co = co0 + c;
+      if (co >= p.c_out) { break; }
+      out[base + co * taps + ci * kk + pos] = select(acc2[i][c & 3], acc[i][c & 3], c < 4);
+    }
+  }
+}

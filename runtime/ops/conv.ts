@@ -1,0 +1,346 @@
+// 2-D convolution, conv-transpose and the weight gradient (NCHW, PyTorch
+// weight layouts). Three kernels over one geometry form a closed set under
+// differentiation:
+//   fwd(x, w)    x-space → y-space          (conv2d)
+//   data(u, w)   y-space → x-space          (its adjoint in x: conv2d's input
+//                                            gradient = convTranspose2d)
+//   filter(x, u) x-space × y-space → w      (the adjoint in w)
+// Each is a recorded op whose backward is made of the other two, so the
+// gradient of a gradient (WGAN-GP's penalty) needs nothing more.
+import { record } from '../autograd.js';
+import { grid1d, getEngine } from '../engine.js';
+import { K } from '../kernels.js';
+import { empty, view, type Shape, type Tensor } from '../tensor.js';
+import { add } from './elementwise.js';
+import { sum } from './reduce.js';
+
+type Pair = number | [number, number];
+
+export interface Conv2dOptions {
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+}
+
+export interface ConvTranspose2dOptions extends Conv2dOptions {
+  /** Extra rows/columns on the bottom/right of the output (PyTorch's output_padding). */
+  outputPadding?: Pair;
+}
+
+/**
+ * x-space [n, cin, h, w] and y-space [n, cout, ho, wo] joined by a kernel
+ * [cout, cin, kh, kw]. ho/wo are explicit: conv-transpose may ask for fewer
+ * rows than the natural conv output of its (padded) result.
+ */
+interface Geo {
+  n: number; cin: number; h: number; w: number;
+  cout: number; ho: number; wo: number; kh: number; kw: number;
+  sh: number; sw: number; ph: number; pw: number; dh: number; dw: number;
+}
+
+const xShape = (g: Geo): number[] => [g.n, g.cin, g.h, g.w];
+const yShape = (g: Geo): number[] => [g.n, g.cout, g.ho, g.wo];
+const wShape = (g: Geo): number[] => [g.cout, g.cin, g.kh, g.kw];
+
+function pair(v: Pair | undefined, dflt: number, min: number, op: string, name: string): [number, number] {
+  const p: [number, number] = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : [v[0], v[1]];
+  if (p.length !== 2 || !p.every((d) => Number.isInteger(d) && d >= min)) {
+    throw new Error(`sleeve: ${op}: ${name} must be an integer ≥ ${min} or a pair of them, got ${JSON.stringify(v)}`);
+  }
+  return p;
+}
+
+function spatial(opts: Conv2dOptions, op: string) {
+  const [sh, sw] = pair(opts.stride, 1, 1, op, 'stride');
+  const [ph, pw] = pair(opts.padding, 0, 0, op, 'padding');
+  const [dh, dw] = pair(opts.dilation, 1, 1, op, 'dilation');
+  return { sh, sw, ph, pw, dh, dw };
+}
+
+const fmt = (s: Shape): string => `[${s.join(', ')}]`;
+
+function rank4(s: Shape, op: string, what: string): void {
+  if (s.length !== 4) throw new Error(`sleeve: ${op}: ${what} must be rank 4, got ${fmt(s)}`);
+}
+
+/** Natural conv output size along one axis. */
+function outSize(n: number, k: number, s: number, p: number, d: number): number {
+  return Math.floor((n + 2 * p - d * (k - 1) - 1) / s) + 1;
+}
+
+/** Geometry of conv2d(x, w): both shapes checked, the output size derived. */
+function convGeo(xs: Shape, ws: Shape, opts: Conv2dOptions, op: string, names = ['input', 'weight']): Geo {
+  rank4(xs, op, `${names[0]} ${fmt(xs)}`);
+  rank4(ws, op, `${names[1]} ${fmt(ws)}`);
+  const sp = spatial(opts, op);
+  const [n, cin, h, w] = xs;
+  const [cout, wcin, kh, kw] = ws;
+  if (wcin !== cin) {
+    throw new Error(`sleeve: ${op}: ${names[0]} ${fmt(xs)} has ${cin} channels but ${names[1]} ${fmt(ws)} expects ${wcin} (weights are [out, in, kh, kw])`);
+  }
+  const ho = outSize(h, kh, sp.sh, sp.ph, sp.dh), wo = outSize(w, kw, sp.sw, sp.pw, sp.dw);
+  if (ho < 1 || wo < 1) {
+    throw new Error(`sleeve: ${op}: kernel ${fmt(ws)} (dilation ${sp.dh}×${sp.dw}) is larger than ${names[0]} ${fmt(xs)} padded by ${sp.ph}×${sp.pw}`);
+  }
+  return { n, cin, h, w, cout, ho, wo, kh, kw, ...sp };
+}
+
+// ---- raw kernels ------------------------------------------------------------
+
+const FOUR_WG = 256; // pixels per workgroup in conv2d.wgsl (4 per invocation × 64)
+
+/** Channels per invocation (the kernels' BLOCK): 8 reuses each gathered value
+ * twice as often as 4; 4 when there are too few channels to fill 8. */
+const channelBlock = (channels: number): number => (channels > 4 ? 8 : 4);
+
+function uniformsOf(g: Geo): Record<string, number> {
+  return {
+    n: g.n, c_in: g.cin, h: g.h, w: g.w, c_out: g.cout, ho: g.ho, wo: g.wo, kh: g.kh, kw: g.kw,
+    sh: g.sh, sw: g.sw, pad_h: g.ph, pad_w: g.pw, dh: g.dh, dw: g.dw,
+  };
+}
+
+const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
+
+function fwdKernel(x: Tensor, w: Tensor, b: Tensor | null, g: Geo): Tensor {
+  const out = empty(yShape(g));
+  if (out.size === 0) return out;
+  const [gx, gy] = grid1d(g.n * g.ho * g.wo, FOUR_WG);
+  const block = channelBlock(g.cout);
+  getEngine().dispatch(K.conv2d, {
+    entry: 'fwd',
+    constants: { BLOCK: block },
+    buffers: { src: x.buffer, wt: w.buffer, bias: (b ?? w).buffer, dst: out.buffer },
+    uniforms: { ...uniformsOf(g), has_bias: b ? 1 : 0, ky_step: 1, kx_step: 1 },
+    workgroups: [gx, gy, Math.ceil(g.cout / block)],
+  });
+  return out;
+}
+
+function dataKernel(u: Tensor, w: Tensor, b: Tensor | null, g: Geo): Tensor {
+  const out = empty(xShape(g));
+  if (out.size === 0) return out;
+  // Pixels of the largest stride phase; the others have the same or one row/column fewer.
+  const phasePixels = g.n * Math.ceil(g.h / g.sh) * Math.ceil(g.w / g.sw);
+  const [gx, gy] = grid1d(phasePixels, FOUR_WG);
+  const block = channelBlock(g.cin);
+  getEngine().dispatch(K.conv2d, {
+    entry: 'data',
+    constants: { BLOCK: block },
+    buffers: { src: u.buffer, wt: w.buffer, bias: (b ?? w).buffer, dst: out.buffer },
+    uniforms: { ...uniformsOf(g), has_bias: b ? 1 : 0, ky_step: g.sh / gcd(g.sh, g.dh), kx_step: g.sw / gcd(g.sw, g.dw) },
+    workgroups: [gx, gy, g.sh * g.sw * Math.ceil(g.cin / block)],
+  });
+  return out;
+}
+
+/** Invocations worth having in flight before the reduction is split further. */
+const FILTER_TARGET_INVOCATIONS = 8192;
+/** Output pixels a chunk should at least cover, so partial sums stay few. */
+const FILTER_MIN_CHUNK_PIXELS = 512;
+
+function filterKernel(x: Tensor, u: Tensor, g: Geo): Tensor {
+  const taps = g.cin * g.kh * g.kw;
+  const rows = g.n * g.ho;
+  const shape = wShape(g);
+  if (taps * g.cout === 0) return empty(shape);
+  // main: blocks of 4 input channels at one (ky, kx), BLOCK output channels,
+  // a workgroup of 64 tap blocks. flat: too few input channels to fill those.
+  const flat = g.cin < 4;
+  const block = flat ? 4 : channelBlock(g.cout);
+  const tapGroups = Math.ceil((Math.ceil(g.cin / 4) * g.kh * g.kw) / 64);
+  const coBlocks = Math.ceil(g.cout / block);
+  const perChunk = flat ? Math.ceil(taps / 4) * coBlocks : tapGroups * 64 * coBlocks; // invocations
+  const want = Math.min(Math.ceil(FILTER_TARGET_INVOCATIONS / perChunk), Math.floor((rows * g.wo) / FILTER_MIN_CHUNK_PIXELS));
+  const rpc = Math.max(1, Math.ceil(rows / Math.max(1, want)));
+  const chunks = Math.max(1, Math.ceil(rows / rpc));
+  const partial = empty(chunks === 1 ? shape : [chunks, g.cout, taps]);
+  getEngine().dispatch(K.conv2dGrad, {
+    entry: flat ? 'flat' : 'main',
+    constants: flat ? {} : { BLOCK: block },
+    buffers: { x: x.buffer, g: u.buffer, out: partial.buffer },
+    // rows = 0 (an empty batch) leaves one chunk with nothing to add: zeros.
+    uniforms: { ...uniformsOf(g), rows_per_chunk: rpc, n_chunks: chunks },
+    workgroups: flat ? grid1d(perChunk * chunks, 64) : [tapGroups, coBlocks, chunks],
+  });
+  if (chunks === 1) return partial;
+  const summed = sum(partial, 0, true); // [1, cout, taps]
+  partial.dispose();
+  const out = view(summed, shape);
+  summed.dispose();
+  return out;
+}
+
+// ---- tensors past the binding limit -----------------------------------------
+// A storage binding may not exceed maxStorageBufferBindingSize (128 MiB on
+// lavapipe). A batch whose input or output is larger is run a few images at
+// a time: NCHW makes every batch chunk one contiguous range, moved with
+// buffer copies (no such limit, and no 256-byte offset alignment to meet).
+
+/** maxBindingBytes 0 means the device's limit; tests lower it to exercise the batch split on small tensors. */
+export const convBinding = { maxBindingBytes: 0 };
+
+function bindingLimit(): number {
+  return convBinding.maxBindingBytes || getEngine().maxBinding;
+}
+
+function fitsBinding(bytes: number): boolean {
+  return bytes <= bindingLimit();
+}
+
+/**
+ * run(geo, ins) on chunks of the batch when a per-image operand would not fit
+ * one binding. ins[i] holds insPer[i] floats per image; the result holds
+ * outPer per image (concatenated) or, with outPer = 0, is summed over chunks.
+ */
+function byBatch(op: string, geo: Geo, ins: Tensor[], insPer: number[], outPer: number, outShape: number[],
+  run: (g: Geo, ins: Tensor[]) => Tensor): Tensor {
+  const worst = Math.max(outPer, ...insPer);
+  if (fitsBinding(geo.n * worst * 4)) return run(geo, ins);
+  if (!fitsBinding(worst * 4)) {
+    throw new Error(`sleeve: ${op}: one image of ${ins.map((t) => t.describe()).join(', ')} exceeds the ${bindingLimit()}-byte storage binding limit`);
+  }
+  const nb = Math.floor(bindingLimit() / (worst * 4));
+  const e = getEngine();
+  const out = outPer ? empty(outShape) : null;
+  let acc: Tensor | null = null;
+  for (let n0 = 0; n0 < geo.n; n0 += nb) {
+    const m = Math.min(nb, geo.n - n0);
+    const parts = ins.map((t, i) => {
+      const part = empty([m, insPer[i]]);
+      e.copy(t.buffer, n0 * insPer[i] * 4, part.buffer, 0, m * insPer[i] * 4);
+      return part;
+    });
+    const r = run({ ...geo, n: m }, parts);
+    for (const part of parts) part.dispose();
+    if (out) {
+      e.copy(r.buffer, 0, out.buffer, n0 * outPer * 4, m * outPer * 4);
+      r.dispose();
+    } else if (acc) {
+      const next = add(acc, r);
+      acc.dispose();
+      r.dispose();
+      acc = next;
+    } else acc = r;
+  }
+  return out ?? acc!;
+}
+
+const imageX = (g: Geo): number => g.cin * g.h * g.w;
+const imageY = (g: Geo): number => g.cout * g.ho * g.wo;
+
+function fwdRaw(x: Tensor, w: Tensor, b: Tensor | null, geo: Geo): Tensor {
+  return byBatch('conv2d', geo, [x], [imageX(geo)], imageY(geo), yShape(geo), (g, [xs]) => fwdKernel(xs, w, b, g));
+}
+
+function dataRaw(u: Tensor, w: Tensor, b: Tensor | null, geo: Geo): Tensor {
+  return byBatch('conv2dInputGrad', geo, [u], [imageY(geo)], imageX(geo), xShape(geo), (g, [us]) => dataKernel(us, w, b, g));
+}
+
+function filterRaw(x: Tensor, u: Tensor, geo: Geo): Tensor {
+  return byBatch('conv2dWeightGrad', geo, [x, u], [imageX(geo), imageY(geo)], 0, wShape(geo), (g, [xs, us]) => filterKernel(xs, us, g));
+}
+
+// ---- the closed set of recorded ops -----------------------------------------
+
+const biasGrad = (g: Tensor): Tensor => sum(g, [0, 2, 3]);
+
+function fwdOp(x: Tensor, w: Tensor, b: Tensor | null, geo: Geo): Tensor {
+  const out = fwdRaw(x, w, b, geo);
+  return record(out, 'conv2d', b ? [x, w, b] : [x, w], (g, needs) => [
+    needs[0] ? dataOp(g, w, null, geo) : null,
+    needs[1] ? filterOp(x, g, geo) : null,
+    b && needs[2] ? biasGrad(g) : null,
+  ]);
+}
+
+function dataOp(u: Tensor, w: Tensor, b: Tensor | null, geo: Geo): Tensor {
+  const out = dataRaw(u, w, b, geo);
+  return record(out, 'conv2dInputGrad', b ? [u, w, b] : [u, w], (g, needs) => [
+    needs[0] ? fwdOp(g, w, null, geo) : null,
+    needs[1] ? filterOp(g, u, geo) : null,
+    b && needs[2] ? biasGrad(g) : null,
+  ]);
+}
+
+function filterOp(x: Tensor, u: Tensor, geo: Geo): Tensor {
+  const out = filterRaw(x, u, geo);
+  return record(out, 'conv2dWeightGrad', [x, u], (g, needs) => [
+    needs[0] ? dataOp(u, g, null, geo) : null,
+    needs[1] ? fwdOp(x, g, null, geo) : null,
+  ]);
+}
+
+// ---- public ops -------------------------------------------------------------
+
+function checkBias(b: Tensor | null | undefined, channels: number, op: string, w: Tensor): void {
+  if (b && (b.rank !== 1 || b.size !== channels)) {
+    throw new Error(`sleeve: ${op}: bias ${b.describe()} does not fit weight ${w.describe()} (needs [${channels}])`);
+  }
+}
+
+function checkY(t: Tensor, geo: Geo, op: string, what: string, against: string): void {
+  const want = yShape(geo);
+  if (t.rank !== 4 || t.shape.some((d, i) => d !== want[i])) {
+    throw new Error(`sleeve: ${op}: ${what} ${t.describe()} does not match the conv output ${fmt(want)} of ${against}`);
+  }
+}
+
+/**
+ * torch.nn.functional.conv2d: x [N, Cin, H, W], w [Cout, Cin, kh, kw],
+ * bias [Cout] → [N, Cout, Ho, Wo], Ho = ⌊(H + 2p − d(kh−1) − 1)/s⌋ + 1.
+ */
+export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+  const geo = convGeo(x.shape, w.shape, opts, 'conv2d');
+  checkBias(bias, geo.cout, 'conv2d', w);
+  return fwdOp(x, w, bias ?? null, geo);
+}
+
+/**
+ * The gradient of conv2d with respect to its input: g [N, Cout, Ho, Wo] and
+ * w [Cout, Cin, kh, kw] → [N, Cin, H, W] = inputShape.
+ */
+export function conv2dInputGrad(g: Tensor, w: Tensor, inputShape: Shape, opts: Conv2dOptions = {}): Tensor {
+  const geo = convGeo(inputShape, w.shape, opts, 'conv2dInputGrad');
+  checkY(g, geo, 'conv2dInputGrad', 'gradient', `input ${fmt(inputShape)} and weight ${w.describe()}`);
+  return dataOp(g, w, null, geo);
+}
+
+/**
+ * The gradient of conv2d with respect to its weight: x [N, Cin, H, W] and
+ * g [N, Cout, Ho, Wo] → weightShape [Cout, Cin, kh, kw].
+ */
+export function conv2dWeightGrad(x: Tensor, g: Tensor, weightShape: Shape, opts: Conv2dOptions = {}): Tensor {
+  const geo = convGeo(x.shape, weightShape, opts, 'conv2dWeightGrad');
+  checkY(g, geo, 'conv2dWeightGrad', 'gradient', `input ${x.describe()} and weight ${fmt(weightShape)}`);
+  return filterOp(x, g, geo);
+}
+
+/**
+ * torch.nn.functional.conv_transpose2d: x [N, Cin, H, W], w [Cin, Cout, kh, kw],
+ * bias [Cout] → [N, Cout, Hout, Wout], Hout = (H−1)s − 2p + d(kh−1) + outputPadding + 1.
+ */
+export function convTranspose2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: ConvTranspose2dOptions = {}): Tensor {
+  const op = 'convTranspose2d';
+  rank4(x.shape, op, `input ${x.describe()}`);
+  rank4(w.shape, op, `weight ${w.describe()}`);
+  const sp = spatial(opts, op);
+  const [oph, opw] = pair(opts.outputPadding, 0, 0, op, 'outputPadding');
+  if (oph >= Math.max(sp.sh, sp.dh) || opw >= Math.max(sp.sw, sp.dw)) {
+    throw new Error(`sleeve: ${op}: outputPadding ${oph}×${opw} must be smaller than stride ${sp.sh}×${sp.sw} or dilation ${sp.dh}×${sp.dw}`);
+  }
+  const [n, cin, h, wd] = x.shape;
+  const [wcin, cout, kh, kw] = w.shape;
+  if (wcin !== cin) {
+    throw new Error(`sleeve: ${op}: input ${x.describe()} has ${cin} channels but weight ${w.describe()} expects ${wcin} (weights are [in, out, kh, kw])`);
+  }
+  checkBias(bias, cout, op, w);
+  const hout = (h - 1) * sp.sh - 2 * sp.ph + sp.dh * (kh - 1) + oph + 1;
+  const wout = (wd - 1) * sp.sw - 2 * sp.pw + sp.dw * (kw - 1) + opw + 1;
+  if (hout < 1 || wout < 1) {
+    throw new Error(`sleeve: ${op}: padding ${sp.ph}×${sp.pw} leaves no output for input ${x.describe()} and weight ${w.describe()}`);
+  }
+  // The conv whose input gradient this is: x-space is our output, y-space our input.
+  const geo: Geo = { n, cin: cout, h: hout, w: wout, cout: cin, ho: h, wo: wd, kh, kw, ...sp };
+  return dataOp(x, w, bias ?? null, geo);
+}
