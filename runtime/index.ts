@@ -15,6 +15,7 @@ export * from './ops/dropout.js';
 export * from './ops/loss.js';
 export * from './ops/conv.js';
 export * from './ops/fft.js';
+export * from './ops/frames.js';
 import './methods.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
