@@ -22,7 +22,9 @@ fn unit(h: u32) -> f32 { return (f32(h >> 8u) + 0.5) / 16777216.0; }
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * 64u;
   if (i >= p.n) { return; }
-  let h1 = pcg(i ^ pcg(p.seed));
+  // hash the seed and the index together in two rounds: streams of different
+  // seeds are not shifted copies of each other
+  let h1 = pcg(pcg(i + pcg(p.seed)) ^ p.seed);
   let u1 = unit(h1);
   switch DIST {
     case 0u: { out[i] = p.lo + (p.hi - p.lo) * u1; }

@@ -33,6 +33,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(6) var<uniform> p: Params;
 
+// Bit test, not x != x: the driver's compiler may assume no NaNs and fold that away.
+fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+
 @compute @workgroup_size(64)
 fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let o = gid.x + gid.y * nwg.x * 64u;
@@ -57,7 +60,7 @@ fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
       let j = h * i32(p.in_w) + w;
       let v = x[base + u32(j)];
       // first maximum wins ties; a NaN propagates (as torch does)
-      if (arg < 0 || v > best || (v != v && best == best)) {
+      if (arg < 0 || v > best || (is_nan(v) && !is_nan(best))) {
         best = v;
         arg = j;
       }

@@ -51,8 +51,12 @@ fn identity() -> f32 {
   return 0.0;
 }
 
+// Bit test, not x != x: the driver's compiler may assume no NaNs and fold that away.
+fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+
 fn combine(acc: f32, v: f32) -> f32 {
-  if (OP == 1u) { return select(max(acc, v), v, v != v); }
+  // NaN anywhere wins, as in torch: once acc is NaN, max(acc, v) may return v
+  if (OP == 1u) { return select(max(acc, v), acc + v, is_nan(acc) || is_nan(v)); }
   return acc + v;
 }
 

@@ -27,10 +27,13 @@ export function needsGrad(inputs: readonly (Tensor | null | undefined)[]): boole
 }
 
 /** Attach a backward rule to out when any input requires grad. Returns out. */
-export function record(out: Tensor, op: string, inputs: Tensor[], backward: TapeNode['backward']): Tensor {
+export function record(out: Tensor, op: string, inputs: Tensor[], backward: TapeNode['backward'], saved?: Tensor[]): Tensor {
   if (needsGrad(inputs)) {
     out.requiresGrad = true;
-    out.node = { op, inputs, backward };
+    out.node = { op, inputs, backward, saved };
+  } else if (saved) {
+    // nothing will run backward: free what only a backward pass would read
+    for (const t of saved) t.dispose();
   }
   return out;
 }
@@ -100,7 +103,9 @@ function run(outputs: Tensor[], opts: GradOptions, wanted: Set<Tensor> | null): 
   outputs.forEach((o, i) => {
     const seed = opts.gradOutputs?.[i];
     if (seed) {
-      if (seed.size !== o.size) throw new Error(`sleeve: grad output ${seed.describe()} does not match output ${o.describe()}`);
+      if (seed.rank !== o.rank || seed.shape.some((d, k) => d !== o.shape[k])) {
+        throw new Error(`sleeve: grad output ${seed.describe()} does not match output ${o.describe()}`);
+      }
       grads.set(o, seed);
     } else {
       if (o.size !== 1) throw new Error(`sleeve: grad of non-scalar output ${o.describe()} needs gradOutputs`);
@@ -123,6 +128,7 @@ function run(outputs: Tensor[], opts: GradOptions, wanted: Set<Tensor> | null): 
     if (!g || !t.node) continue;
     if (relevant && !relevant.has(t)) continue;
     const needs = t.node.inputs.map((i) => i.requiresGrad && (!relevant || relevant.has(i)));
+    if (!needs.some(Boolean)) continue;
     const gis = t.node.backward(g, needs);
     t.node.inputs.forEach((inp, j) => {
       const gi = gis[j];

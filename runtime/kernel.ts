@@ -52,7 +52,8 @@ function componentOf(t: TypeLike): { component: 'u32' | 'i32' | 'f32'; count: nu
 
 export class Kernel {
   private reflected: Map<string, EntryInfo> | null = null;
-  private pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
+  // Per device: a pipeline belongs to the device that made it.
+  private pipelines = new WeakMap<GPUDevice, Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>>();
 
   constructor(readonly file: string, readonly source: string) {}
 
@@ -108,7 +109,9 @@ export class Kernel {
 
   pipeline(device: GPUDevice, entryName: string, constants: Constants = {}): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
     const key = entryName + JSON.stringify(constants);
-    let p = this.pipelines.get(key);
+    let cache = this.pipelines.get(device);
+    if (!cache) this.pipelines.set(device, (cache = new Map()));
+    let p = cache.get(key);
     if (p) return p;
     const entry = this.entry(entryName);
     const layout = device.createBindGroupLayout({
@@ -126,7 +129,7 @@ export class Kernel {
       compute: { module, entryPoint: entryName, constants },
     });
     p = { pipeline, layout };
-    this.pipelines.set(key, p);
+    cache.set(key, p);
     return p;
   }
 

@@ -31,7 +31,7 @@ declare module './tensor.js' {
     max(axis?: number | number[], keepDims?: boolean): Tensor;
     reshape(shape: readonly number[]): Tensor;
     view(...shape: number[]): Tensor;
-    flatten(startDim?: number): Tensor;
+    flatten(startDim?: number, endDim?: number): Tensor;
     permute(...dims: number[]): Tensor;
     transpose(d0?: number, d1?: number): Tensor;
     unsqueeze(dim: number): Tensor;
@@ -63,7 +63,7 @@ P.mean = function (a, k) { return rd.mean(this, a, k); };
 P.max = function (a, k) { return rd.max(this, a, k); };
 P.reshape = function (s) { return sh.reshape(this, s); };
 P.view = function (...s) { return sh.reshape(this, s); };
-P.flatten = function (d) { return sh.flatten(this, d); };
+P.flatten = function (a, b) { return sh.flatten(this, a, b); };
 P.permute = function (...d) { return sh.permute(this, d); };
 P.transpose = function (a, b) { return sh.transpose(this, a, b); };
 P.unsqueeze = function (d) { return sh.unsqueeze(this, d); };

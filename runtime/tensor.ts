@@ -24,6 +24,9 @@ export interface TapeNode {
   /** Written in differentiable ops, so grad-of-grad works when the graph is kept.
    * needs[i] says whether input i's gradient is wanted; rules may skip the rest. */
   backward: (g: Tensor, needs: boolean[]) => (Tensor | null | undefined)[];
+  /** Tensors the rule reads that are not inputs (argmax indices, batch
+   * statistics). The node owns them: they live as long as the output. */
+  saved?: Tensor[];
 }
 
 const finalizer = new FinalizationRegistry<Storage>((s) => {
@@ -80,6 +83,12 @@ export class Tensor {
 
   dispose(): void {
     if (!this._storage) return;
+    if (this.node) {
+      for (const t of this.node.saved ?? []) t.dispose();
+      // Anything recorded on top of this tensor can no longer go back through it.
+      this.node = null;
+      if (this.requiresGrad) this.historyFreed = true;
+    }
     finalizer.unregister(this);
     const s = this._storage;
     this._storage = null;
@@ -185,7 +194,14 @@ export function tidy<T>(fn: () => T): T {
   if (result instanceof Promise) throw new Error('sleeve: tidy() takes a synchronous function; await outside it');
   const survivors = new Set<Tensor>();
   collect(result, survivors);
-  for (const t of survivors) if (t.node && reachesAny(t, scope, survivors)) cutHistory(t);
+  for (const t of survivors) {
+    if (!t.node) continue;
+    // An op whose inputs all outlive the scope keeps its history: what its
+    // rule saved leaves the scope with it. Deeper freed history is cut.
+    const inputsAlive = t.node.inputs.every((u) => !scope.has(u) || survivors.has(u));
+    if (inputsAlive) for (const sv of t.node.saved ?? []) survivors.add(sv);
+    else if (reachesAny(t, scope, survivors)) cutHistory(t);
+  }
   for (const t of scope) {
     if (survivors.has(t)) scopeTrack(t);
     else t.dispose();
@@ -196,12 +212,14 @@ export function tidy<T>(fn: () => T): T {
 /** Does t's recorded history use a tensor this scope is about to dispose? */
 function reachesAny(t: Tensor, scope: Set<Tensor>, survivors: Set<Tensor>): boolean {
   const seen = new Set<Tensor>();
+  if ((t.node?.saved ?? []).some((sv) => scope.has(sv) && !survivors.has(sv))) return true;
   const stack = [...(t.node?.inputs ?? [])];
   while (stack.length) {
     const u = stack.pop()!;
     if (seen.has(u)) continue;
     seen.add(u);
     if (scope.has(u) && !survivors.has(u)) return true;
+    for (const sv of u.node?.saved ?? []) if (scope.has(sv) && !survivors.has(sv)) return true;
     if (u.node) stack.push(...u.node.inputs);
   }
   return false;

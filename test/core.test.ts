@@ -408,3 +408,96 @@ test('disposing a reduction result frees its buffer at once', () => {
   m.dispose();
   expect(sl.memory().liveBuffers).toBe(before);
 });
+
+describe('review fixes', () => {
+  test('max keeps NaN wherever it appears (all reduction paths)', async () => {
+    expect(Number.isNaN((await sl.max(T([1, NaN, 2], [3])).read())[0])).toBe(true);
+    const row = await sl.max(T([1, NaN, 2, 5, 3, NaN], [2, 3]), 1).read();
+    expect(row.every(Number.isNaN)).toBe(true);
+    const wide = new Float64Array(4096).fill(1);
+    wide[0] = NaN;
+    expect(Number.isNaN((await sl.max(T(wide, [4096])).read())[0])).toBe(true);
+  });
+
+  test('pipelines are cached per device: a second device works', async () => {
+    const { create } = await import('webgpu');
+    const adapter = await (create([]) as GPU).requestAdapter();
+    const other = await adapter!.requestDevice();
+    const first = sl.getDevice();
+    try {
+      await sl.init({ device: other, tune: false });
+      expectClose(await sl.add(T([1], [1]), T([2], [1])).read(), [3], EW, 'other device');
+    } finally {
+      await sl.init({ device: first, tune: false });
+      sl.getEngine().pool.poison = true;
+    }
+    expectClose(await sl.add(T([1], [1]), T([5], [1])).read(), [6], EW, 'first device again');
+  });
+
+  test('pow: d/db at base 0 is 0, not NaN; maximum splits ties like torch', async () => {
+    const a = T([0, 2], [2]);
+    const b = T([2, 2], [2], true);
+    const [gb] = sl.grad(sl.sum(sl.pow(a, b)), [b]);
+    expectClose(await gb!.read(), [0, 4 * Math.log(2)], { rtol: 1e-6 }, 'd/db');
+    const x = T([1, 3], [2], true), y = T([1, 2], [2], true);
+    const [gx, gy] = sl.grad(sl.sum(sl.maximum(x, y)), [x, y]);
+    expectClose(await gx!.read(), [0.5, 1], EW, 'gx');
+    expectClose(await gy!.read(), [0.5, 0], EW, 'gy');
+  });
+
+  test('flatten follows torch.flatten; bad dims and seeds name the shapes', () => {
+    const x = T(new Float64Array(24), [2, 3, 4]);
+    expect(sl.flatten(x).shape).toEqual([24]);
+    expect(sl.flatten(x, 1).shape).toEqual([2, 12]);
+    expect(sl.flatten(x, 0, 1).shape).toEqual([6, 4]);
+    expect(() => sl.unsqueeze(x, 5)).toThrow(/unsqueeze: dim 5 out of range for \[2, 3, 4\]/);
+    expect(() => sl.reshape(x, [-1, -1])).toThrow(/only one -1/);
+    const w = T([1, 2, 3, 4, 5, 6], [2, 3], true);
+    expect(() => sl.grad(sl.mul(w, 2), [w], { gradOutputs: [T(new Float64Array(6), [6])] })).toThrow(/\[6\] does not match output \[2, 3\]/);
+  });
+
+  test('ops that save tensors: tidy keeps what a surviving output needs, dispose frees it', async () => {
+    const x = T(randArray(1 * 1 * 4 * 4, rng(3)), [1, 1, 4, 4], true);
+    const y = sl.tidy(() => sl.maxPool2d(x, 2));
+    const [g] = sl.grad(sl.sum(y), [x]);
+    expect((await g!.read()).reduce((s, v) => s + v, 0)).toBe(4);
+    const xb = T(randArray(2 * 3 * 5, rng(4)), [2, 3, 5], true);
+    const before = sl.memory().liveBuffers;
+    for (let i = 0; i < 10; i++) sl.maxPool2d(x, 2).dispose();
+    for (let i = 0; i < 10; i++) sl.batchNorm2d(xb, null, null, null, null, { training: true }).dispose();
+    expect(sl.memory().liveBuffers).toBe(before);
+    const z = sl.tidy(() => sl.batchNorm2d(xb, null, null, null, null, { training: true }));
+    const [gz] = sl.grad(sl.sum(sl.square(z)), [xb]);
+    expect((await gz!.read()).every(Number.isFinite)).toBe(true);
+  });
+
+  test('different seeds give unrelated streams, not shifted copies', async () => {
+    const a = await sl.rand([4096], { seed: 1 }).read();
+    const b = await sl.rand([4096], { seed: 2 }).read();
+    const inA = new Set(a);
+    const shared = b.filter((v) => inA.has(v)).length;
+    // 24-bit values: a chance coincidence rate of ~4096/2^24 per element
+    expect(shared).toBeLessThan(20);
+  });
+});
+
+test('matmul broadcasts batch axes as torch.matmul, and rejects what torch rejects', async () => {
+  const r = rng(90);
+  const a = f32(randArray(2 * 1 * 3 * 4, r)), b = f32(randArray(1 * 3 * 4 * 2, r));
+  const out = sl.matmul(T(a, [2, 1, 3, 4]), T(b, [1, 3, 4, 2]));
+  expect(out.shape).toEqual([2, 3, 3, 2]);
+  const want = new Float64Array(2 * 3 * 3 * 2);
+  for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) {
+    const m = ref.matmul(a.subarray(i * 12, i * 12 + 12), [3, 4], b.subarray(j * 8, j * 8 + 8), [4, 2]);
+    want.set(m, (i * 3 + j) * 6);
+  }
+  expectClose(await out.read(), want, { rtol: 1e-5, atol: 1e-6 }, 'broadcast batch');
+  expect(() => sl.matmul(T(new Float64Array(6), [2, 3, 1, 1]), T(new Float64Array(6), [3, 2, 1, 1]))).toThrow(/do not broadcast/);
+  await checkGrads(([x, y]) => sl.matmul(x, y), (xs) => {
+    const o = new Float64Array(2 * 3 * 3 * 2);
+    for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) {
+      o.set(ref.matmul(xs[0].subarray(i * 12, i * 12 + 12), [3, 4], xs[1].subarray(j * 8, j * 8 + 8), [4, 2]), (i * 3 + j) * 6);
+    }
+    return o;
+  }, [{ data: a, shape: [2, 1, 3, 4] }, { data: b, shape: [1, 3, 4, 2] }], {}, 'broadcast matmul grads');
+});

@@ -29,7 +29,7 @@ const SLOPE = 0.2;
 function critic(x: sl.Tensor, p: Record<string, sl.Tensor>): sl.Tensor {
   let h = sl.leakyRelu(sl.conv2d(x, p.w1, p.b1, C1), SLOPE);
   h = sl.leakyRelu(sl.conv2d(h, p.w2, p.b2, C2), SLOPE);
-  return sl.linear(sl.flatten(h), p.w3, p.b3);
+  return sl.linear(sl.flatten(h, 1), p.w3, p.b3);
 }
 
 /** The same penalty in f64: forward, the analytic input gradient, the norm. */
@@ -78,7 +78,7 @@ describe('WGAN-GP penalty through a conv critic', () => {
     const xhat = T(fx.xhat, fx.x_shape, true);
     const d = critic(xhat, p);
     const [gx] = sl.grad(sl.sum(d), [xhat], { createGraph: true });
-    const norms = sl.sqrt(sl.sum(sl.square(sl.flatten(gx!)), 1));
+    const norms = sl.sqrt(sl.sum(sl.square(sl.flatten(gx!, 1)), 1));
     const penalty = sl.mean(sl.square(sl.sub(norms, 1)));
     const grads = sl.grad(penalty, NAMES.map((k) => p[k]), { allowUnused: true });
     gpu = {

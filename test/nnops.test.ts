@@ -40,8 +40,8 @@ describe('batchNorm2d', () => {
       const rm = f32(randArray(s.c, r)), rv = f32(randArray(s.c, r, 0.5, 2));
       const rmT = T(rm, [s.c]), rvT = T(rv, [s.c]);
       const momentum = 0.3;
-      const y1 = batchNorm2d(T(x1, shape), T(w, [s.c]), T(b, [s.c]), rmT, rvT, { training: true, momentum });
-      const y2 = batchNorm2d(T(x2, shape), T(w, [s.c]), T(b, [s.c]), rmT, rvT, { training: true, momentum });
+      const y1 = batchNorm2d(T(x1, shape), rmT, rvT, T(w, [s.c]), T(b, [s.c]), { training: true, momentum });
+      const y2 = batchNorm2d(T(x2, shape), rmT, rvT, T(w, [s.c]), T(b, [s.c]), { training: true, momentum });
       expectClose(await y1.read(), ref.batchNorm(x1, s, { weight: w, bias: b }), FWD, 'step 1');
       expectClose(await y2.read(), ref.batchNorm(x2, s, { weight: w, bias: b }), FWD, 'step 2');
       const em = Float64Array.from(rm), ev = Float64Array.from(rv);
@@ -58,7 +58,7 @@ describe('batchNorm2d', () => {
     const s = ref.bnShape(shape);
     const x = f32(randArray(prod(shape), rng(10), 99.5, 100.5)); // σ ≈ 0.29 at |x| ≈ 100
     const rvT = T(new Float64Array(s.c), [s.c]);
-    const y = batchNorm2d(T(x, shape), null, null, T(new Float64Array(s.c), [s.c]), rvT, { training: true, momentum: 1 });
+    const y = batchNorm2d(T(x, shape), T(new Float64Array(s.c), [s.c]), rvT, null, null, { training: true, momentum: 1 });
     // The mean is only known to ~ulp(100) ≈ 8e-6, i.e. ~3e-5 of σ; a one-pass
     // variance would be off by ~1 % here.
     expectClose(await y.read(), ref.batchNorm(x, s, {}), { rtol: 1e-4, atol: 1e-4 }, 'normalised');
@@ -73,7 +73,7 @@ describe('batchNorm2d', () => {
     const s = ref.bnShape(shape);
     const x = f32(randArray(prod(shape), r, -2, 5));
     const rmT = T(new Float64Array(s.c), [s.c]), rvT = T(new Float64Array(s.c).fill(1), [s.c]);
-    const y = batchNorm2d(T(x, shape), null, null, rmT, rvT, { training: true });
+    const y = batchNorm2d(T(x, shape), rmT, rvT, null, null, { training: true });
     expectClose(await y.read(), ref.batchNorm(x, s, {}), FWD, 'no affine');
     const em = new Float64Array(s.c), ev = new Float64Array(s.c).fill(1);
     ref.updateRunning(x, s, em, ev, 0.1);
@@ -89,8 +89,8 @@ describe('batchNorm2d', () => {
     const s = ref.bnShape(shape);
     const x = f32(randArray(prod(shape), r));
     const w = f32(randArray(s.c, r, 0.5, 2)), b = f32(randArray(s.c, r));
-    expectClose(await batchNorm2d(T(x, shape), T(w, [4]), null, null, null, { training: true }).read(), ref.batchNorm(x, s, { weight: w }), FWD, 'weight only');
-    expectClose(await batchNorm2d(T(x, shape), null, T(b, [4]), null, null, { training: true }).read(), ref.batchNorm(x, s, { bias: b }), FWD, 'bias only');
+    expectClose(await batchNorm2d(T(x, shape), null, null, T(w, [4]), null, { training: true }).read(), ref.batchNorm(x, s, { weight: w }), FWD, 'weight only');
+    expectClose(await batchNorm2d(T(x, shape), null, null, null, T(b, [4]), { training: true }).read(), ref.batchNorm(x, s, { bias: b }), FWD, 'bias only');
   });
 
   test('eval mode uses (and keeps) the running statistics', async () => {
@@ -101,7 +101,7 @@ describe('batchNorm2d', () => {
     const w = f32(randArray(s.c, r, 0.5, 1.5)), b = f32(randArray(s.c, r));
     const rm = f32(randArray(s.c, r)), rv = f32(randArray(s.c, r, 0.5, 2));
     const rmT = T(rm, [s.c]), rvT = T(rv, [s.c]);
-    const y = batchNorm2d(T(x, shape), T(w, [s.c]), T(b, [s.c]), rmT, rvT, { training: false, eps: 1e-3 });
+    const y = batchNorm2d(T(x, shape), rmT, rvT, T(w, [s.c]), T(b, [s.c]), { training: false, eps: 1e-3 });
     const running = { mean: rm, variance: rv };
     expectClose(await y.read(), ref.batchNorm(x, s, { weight: w, bias: b, running, eps: 1e-3 }), { rtol: 1e-5, atol: 1e-5 }, 'eval');
     expectClose(await rmT.read(), rm, { rtol: 0, atol: 0 }, 'running mean untouched');
@@ -118,7 +118,7 @@ describe('batchNorm2d', () => {
     const x = randArray(prod(shape), r, -1, 3), w = randArray(c, r, 0.5, 1.5), b = randArray(c, r);
     const s = ref.bnShape(shape);
     await checkGrads(
-      ([xt, wt, bt]) => batchNorm2d(xt, wt, bt, null, null, { training: true }),
+      ([xt, wt, bt]) => batchNorm2d(xt, null, null, wt, bt, { training: true }),
       ([xd, wd, bd]) => ref.batchNorm(xd, s, { weight: wd, bias: bd }),
       [{ data: x, shape }, { data: w, shape: [c] }, { data: b, shape: [c] }],
       GRAD, 'bn train',
@@ -136,7 +136,7 @@ describe('batchNorm2d', () => {
       [{ data: x, shape }], GRAD, 'bn no affine',
     );
     await checkGrads(
-      ([xt, wt]) => batchNorm2d(xt, wt, null, null, null, { training: true }),
+      ([xt, wt]) => batchNorm2d(xt, null, null, wt, null, { training: true }),
       ([xd, wd]) => ref.batchNorm(xd, s, { weight: wd }),
       [{ data: x, shape }, { data: w, shape: [2] }], GRAD, 'bn weight only',
     );
@@ -150,7 +150,7 @@ describe('batchNorm2d', () => {
     const rm = f32(randArray(c, r)), rv = f32(randArray(c, r, 0.5, 2));
     const s = ref.bnShape(shape);
     await checkGrads(
-      ([xt, wt, bt]) => batchNorm2d(xt, wt, bt, T(rm, [c]), T(rv, [c]), { training: false }),
+      ([xt, wt, bt]) => batchNorm2d(xt, T(rm, [c]), T(rv, [c]), wt, bt, { training: false }),
       ([xd, wd, bd]) => ref.batchNorm(xd, s, { weight: wd, bias: bd, running: { mean: rm, variance: rv } }),
       [{ data: x, shape }, { data: w, shape: [c] }, { data: b, shape: [c] }],
       GRAD, 'bn eval',
@@ -168,7 +168,7 @@ describe('batchNorm2d', () => {
       const rm = f32(randArray(c, r)), rv = f32(randArray(c, r, 0.5, 2));
       const running = training ? null : { mean: rm, variance: rv };
       const f = ([xt, wt, bt]: sl.Tensor[]) =>
-        batchNorm2d(xt, wt, bt, training ? null : T(rm, [c]), training ? null : T(rv, [c]), { training });
+        batchNorm2d(xt, training ? null : T(rm, [c]), training ? null : T(rv, [c]), wt, bt, { training });
       const inputs = [{ data: x, shape }, { data: w, shape: [c] }, { data: b, shape: [c] }];
       const fused = await gradsOf(f, inputs, g, false);
       const composed = await gradsOf(f, inputs, g, true);
@@ -190,7 +190,7 @@ describe('batchNorm2d', () => {
     const u = f32(randArray(prod(shape), r)); // weights of the first loss
     const v = f32(randArray(prod(shape), r)), q = f32(randArray(c, r)); // weights of Σ v·dx + Σ q·dw
     const xt = T(x, shape, true), wt = T(w, [c], true), bt = T(b, [c], true);
-    const y = batchNorm2d(xt, wt, bt, null, null, { training: true });
+    const y = batchNorm2d(xt, null, null, wt, bt, { training: true });
     const [gx, gw] = sl.grad(sl.sum(sl.mul(y, T(u, shape))), [xt, wt], { createGraph: true });
     const second = sl.add(sl.sum(sl.mul(gx!, T(v, shape))), sl.sum(sl.mul(gw!, T(q, [c]))));
     const [hx, hw] = sl.grad(second, [xt, wt]);
@@ -209,7 +209,7 @@ describe('batchNorm2d', () => {
     const r = rng(19);
     const rmT = T(new Float64Array(3), [3]), rvT = T(new Float64Array(3).fill(1), [3]);
     const xt = T(randArray(prod(shape), r), shape, true);
-    const y = batchNorm2d(xt, null, null, rmT, rvT, { training: true });
+    const y = batchNorm2d(xt, rmT, rvT, null, null, { training: true });
     expect(y.node?.inputs).toEqual([xt]);
     expect(rmT.requiresGrad || rvT.requiresGrad || rmT.node !== null || rvT.node !== null).toBe(false);
     const before = await rmT.read();
@@ -219,7 +219,7 @@ describe('batchNorm2d', () => {
 
   test('errors name the op and the shapes', () => {
     const x = T(new Float64Array(2 * 3 * 4), [2, 3, 4]);
-    expect(() => batchNorm2d(x, T([1, 1], [2]), null, null, null, { training: true })).toThrow(/batchNorm2d: weight \[2\] must be \[3\] for input \[2, 3, 4\]/);
+    expect(() => batchNorm2d(x, null, null, T([1, 1], [2]), null, { training: true })).toThrow(/batchNorm2d: weight \[2\] must be \[3\] for input \[2, 3, 4\]/);
     expect(() => batchNorm2d(x, null, null, null, null, { training: false })).toThrow(/batchNorm2d: eval mode needs runningMean/);
     expect(() => batchNorm2d(T([1, 2], [1, 2]), null, null, null, null, { training: true })).toThrow(/more than one value per channel, got input \[1, 2\]/);
   });

@@ -39,7 +39,7 @@ export class BatchNorm2d extends Module {
     if (x.rank !== 4) throw new Error(`sleeve: BatchNorm2d: expected a 4-D input [N, C, H, W], got ${x.describe()}`);
     if (x.shape[1] !== this.numFeatures) throw new Error(`sleeve: BatchNorm2d(${this.numFeatures}): input ${x.describe()} has ${x.shape[1]} channels`);
     const useBatch = this.training || !this.runningMean;
-    return batchNorm2d(x, this.weight, this.bias, this.runningMean, this.runningVar, {
+    return batchNorm2d(x, this.runningMean, this.runningVar, this.weight, this.bias, {
       training: useBatch, momentum: this.momentum, eps: this.eps,
     });
   }

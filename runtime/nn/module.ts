@@ -6,7 +6,7 @@
 //   class Net extends Module {
 //     conv1 = this.register('conv1', new Conv2d(1, 8, 3));
 //     fc = this.register('fc', new Linear(8, 10));
-//     forward(x: Tensor) { return this.fc.call(flatten(this.conv1.call(x))); }
+//     forward(x: Tensor) { return this.fc.call(flatten(this.conv1.call(x), 1)); }
 //   }
 //
 // Explicit names (rather than walking the object's fields) keep the order and

@@ -102,14 +102,15 @@ export function pow(a: Tensor, b: Operand): Tensor {
   const out = binaryRaw('pow', a, b);
   return record(out, 'pow', [a, b], (g, needs) => [
     needs[0] ? sumTo(mul(g, mul(b, pow(a, sub(b, 1)))), a.shape) : null,
-    needs[1] ? sumTo(mul(g, mul(pow(a, b), log(a))), b.shape) : null,
+    // d/db a^b = a^b·ln a; at a = 0 take ln 1 instead (the product's limit is 0, as torch)
+    needs[1] ? sumTo(mul(g, mul(pow(a, b), log(add(a, binaryRaw('equal', a, zerosLike(a)))))), b.shape) : null,
   ]);
 }
 
 export function maximum(a: Tensor, b: Tensor): Tensor {
   const out = binaryRaw('maximum', a, b);
   return record(out, 'maximum', [a, b], (g, needs) => {
-    const m = binaryRaw('greaterEqual', a, b); // ties go to a
+    const m = tieSplit(a, b); // 1 where a wins, ½ on ties (as torch)
     return [needs[0] ? sumTo(mul(g, m), a.shape) : null, needs[1] ? sumTo(mul(g, sub(1, m)), b.shape) : null];
   });
 }
@@ -117,9 +118,16 @@ export function maximum(a: Tensor, b: Tensor): Tensor {
 export function minimum(a: Tensor, b: Tensor): Tensor {
   const out = binaryRaw('minimum', a, b);
   return record(out, 'minimum', [a, b], (g, needs) => {
-    const m = binaryRaw('greaterEqual', b, a);
+    const m = tieSplit(b, a);
     return [needs[0] ? sumTo(mul(g, m), a.shape) : null, needs[1] ? sumTo(mul(g, sub(1, m)), b.shape) : null];
   });
+}
+
+/** 1 where a > b, ½ where a == b, 0 elsewhere (no gradient). */
+function tieSplit(a: Tensor, b: Tensor): Tensor {
+  const gt = binaryRaw('greater', a, b);
+  const ge = binaryRaw('greaterEqual', a, b);
+  return unaryRaw('affine', binaryRaw('add', gt, ge), 0.5, 0);
 }
 
 /** 1 where a > b else 0 (no gradient). */

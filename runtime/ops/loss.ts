@@ -4,7 +4,7 @@
 import { isGradEnabled, noGrad, record } from '../autograd.js';
 import { getEngine, grid1d } from '../engine.js';
 import { K } from '../kernels.js';
-import { empty, tensor, type Tensor } from '../tensor.js';
+import { empty, tensor, view, type Tensor } from '../tensor.js';
 import { div, exp, log, mul, sub } from './elementwise.js';
 import { max, mean, sum } from './reduce.js';
 import { reshape } from './shape.js';
@@ -61,6 +61,7 @@ export function crossEntropy(logits: Tensor, labels: Tensor | readonly number[],
     }
   }
   const rows = rowLosses(logits, lab, eps);
+  if (lab !== labels) lab.dispose(); // uploaded here; the node keeps its own handle
   if (reduction === 'none') return rows;
   return reduction === 'sum' ? sum(rows) : mean(rows);
 }
@@ -79,9 +80,11 @@ function rowLosses(logits: Tensor, labels: Tensor, eps: number): Tensor {
       uniforms: uniforms(logits, eps), workgroups: grid1d(out.size, 1),
     });
   }
+  // the node's own handle on the labels: the caller may dispose theirs
+  const lab = view(labels, labels.shape);
   return record(out, 'crossEntropy', [logits], (g) => [
-    isGradEnabled() ? composedGrad(g, logits, labels, eps) : fusedGrad(g, logits, labels, eps),
-  ]);
+    isGradEnabled() ? composedGrad(g, logits, lab, eps) : fusedGrad(g, logits, lab, eps),
+  ], [lab]);
 }
 
 /** g_row · (softmax − target) in one dispatch (not differentiable). */

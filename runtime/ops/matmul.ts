@@ -1,13 +1,14 @@
 // Batched matrix multiply with free transposes (strides), and a fused-bias
 // linear layer. Backward rules are matmuls of the same kind.
-import { record } from '../autograd.js';
+import { noGrad, record } from '../autograd.js';
 import { getEngine } from '../engine.js';
 import { K } from '../kernels.js';
 import { empty, tidy, type Tensor } from '../tensor.js';
 import { matmulVariant, registerMatmulProbe, type MatmulVariant } from '../tune.js';
 import { rand } from './random.js';
-import { reshape } from './shape.js';
-import { sum } from './reduce.js';
+import { broadcastTo, reshape } from './shape.js';
+import { sum, sumTo } from './reduce.js';
+import { broadcastShapes } from './util.js';
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -25,12 +26,19 @@ function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null
   if (A.cols !== B.rows) {
     throw new Error(`sleeve: matmul: inner sizes differ: ${a.describe()}${ta ? 'ᵀ' : ''} · ${b.describe()}${tb ? 'ᵀ' : ''} (${A.cols} vs ${B.rows})`);
   }
-  const ba = A.batch.reduce((p, q) => p * q, 1), bb = B.batch.reduce((p, q) => p * q, 1);
-  const batchShape = ba >= bb ? A.batch : B.batch;
-  if (ba !== bb && ba !== 1 && bb !== 1) {
-    throw new Error(`sleeve: matmul: batch dims [${A.batch.join(', ')}] and [${B.batch.join(', ')}] do not broadcast`);
-  }
-  const batch = Math.max(ba, bb);
+  // Batch axes broadcast as in torch.matmul. An operand whose batch is one
+  // matrix is read with batch stride 0; any other partial broadcast is
+  // expanded into a temporary copy first.
+  const batchShape = broadcastShapes(A.batch, B.batch, 'matmul (batch axes)');
+  const batch = batchShape.reduce((p, q) => p * q, 1);
+  const expand = (t: Tensor, own: number[]): Tensor => {
+    const n = own.reduce((p, q) => p * q, 1);
+    if (n === 1 || n === batch) return t;
+    return noGrad(() => broadcastTo(t, [...batchShape, t.shape[t.rank - 2], t.shape[t.rank - 1]]));
+  };
+  const ae = expand(a, A.batch), be = expand(b, B.batch);
+  const ba = ae === a ? A.batch.reduce((p, q) => p * q, 1) : batch;
+  const bb = be === b ? B.batch.reduce((p, q) => p * q, 1) : batch;
   const M = A.rows, N = B.cols, Kd = A.cols;
   const out = empty([...batchShape, M, N]);
   if (out.size === 0) return out;
@@ -38,7 +46,7 @@ function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null
   const br = b.shape[b.rank - 1];
   const tiled = variant === 'tiled';
   getEngine().dispatch(tiled ? K.matmulTiled : K.matmul, {
-    buffers: { a: a.buffer, b: b.buffer, bias: (bias ?? a).buffer, c: out.buffer },
+    buffers: { a: ae.buffer, b: be.buffer, bias: (bias ?? a).buffer, c: out.buffer },
     uniforms: {
       m: M, n: N, k: Kd, batch,
       a_rs: ta ? 1 : ar, a_cs: ta ? ar : 1, a_bs: ba === 1 ? 0 : M * Kd,
@@ -47,6 +55,8 @@ function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null
     },
     workgroups: tiled ? [Math.ceil(N / 64), Math.ceil(M / 64), batch] : [Math.ceil(N / 32), Math.ceil(M / 32), batch],
   });
+  if (ae !== a) ae.dispose();
+  if (be !== b) be.dispose();
   return out;
 }
 
@@ -63,11 +73,9 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   });
 }
 
+/** Sum a gradient over the batch axes its operand was broadcast along. */
 function reduceBatch(g: Tensor, like: Tensor): Tensor {
-  if (g.rank === like.rank && g.shape.every((d, i) => d === like.shape[i])) return g;
-  // like was broadcast over the batch: sum it out
-  const flat = reshape(g, [-1, g.shape[g.rank - 2], g.shape[g.rank - 1]]);
-  return reshape(sum(flat, 0), like.shape);
+  return sumTo(g, like.shape);
 }
 
 /** y = x·wᵀ + b with w of shape [out, in] (torch.nn.functional.linear). */

@@ -52,14 +52,16 @@ const channelGrid = (c: number) => grid1d(c, 1);
  * y = (x − mean) / sqrt(var + eps) · weight + bias, per channel of x [N, C, ...].
  * Training normalises with the batch statistics and, when running buffers are
  * given, updates them in place (momentum, unbiased variance; not recorded on
- * the tape). Eval normalises with the running statistics.
+ * the tape). Eval normalises with the running statistics. Arguments in
+ * torch.nn.functional.batch_norm's order: (input, running_mean, running_var,
+ * weight, bias).
  */
 export function batchNorm2d(
   x: Tensor,
-  weight: Tensor | null,
-  bias: Tensor | null,
   runningMean: Tensor | null,
   runningVar: Tensor | null,
+  weight: Tensor | null,
+  bias: Tensor | null,
   opts: BatchNormOptions,
 ): Tensor {
   const geo = geometry(x);
@@ -128,15 +130,13 @@ export function batchNorm2d(
     if (weight) res.push(needs[k++] ? dw : null);
     if (bias) res.push(needs[k++] ? db : null);
     return res;
-  });
-  if (!out.node) {
-    // Nothing will run backward: free what only a backward pass would read.
-    if (training) {
-      mu.dispose();
-      va.dispose();
-    }
-    if (wT !== weight) wT?.dispose();
-  }
+  }, [
+    // batch statistics and a stand-in weight belong to the node (freed with
+    // the output, or at once when nothing will run backward); running
+    // statistics are the module's state and are not
+    ...(training ? [mu, va] : []),
+    ...(wT && wT !== weight ? [wT] : []),
+  ]);
   if (bT !== bias) bT?.dispose(); // the forward was its only reader
   return out;
 }

@@ -6,7 +6,7 @@
 import { record } from '../autograd.js';
 import { getEngine, grid1d } from '../engine.js';
 import { K } from '../kernels.js';
-import { empty, type Tensor } from '../tensor.js';
+import { empty, view, type Tensor } from '../tensor.js';
 import { zeros } from './elementwise.js';
 
 type Pair = number | [number, number];
@@ -77,14 +77,17 @@ function pooled(x: Tensor, kernelSize: Pair, opts: MaxPoolOptions): { out: Tenso
       workgroups: grid1d(out.size, 64),
     });
   }
-  record(out, 'maxPool2d', [x], (g) => [maxPool2dBackward(g, indices, x.shape, geo)]);
+  // The node keeps its own handle on the indices, so a caller of
+  // maxPool2dWithIndices may dispose theirs.
+  const saved = view(indices, indices.shape);
+  record(out, 'maxPool2d', [x], (g) => [maxPool2dBackward(g, saved, x.shape, geo)], [saved]);
   return { out, indices };
 }
 
 /** Max over kh×kw windows of each plane of x [N, C, H, W]. */
 export function maxPool2d(x: Tensor, kernelSize: Pair, opts: MaxPoolOptions = {}): Tensor {
   const { out, indices } = pooled(x, kernelSize, opts);
-  if (!out.node) indices.dispose(); // only a backward pass reads them
+  indices.dispose(); // the node holds its own handle when a backward pass needs them
   return out;
 }
 

@@ -10,6 +10,7 @@ import { add } from './elementwise.js';
 
 export function reshape(x: Tensor, shape: Shape): Tensor {
   const s = [...shape];
+  if (s.filter((d) => d === -1).length > 1) throw new Error(`sleeve: reshape: only one -1 allowed, got [${shape.join(', ')}] for ${x.describe()}`);
   const hole = s.indexOf(-1);
   if (hole >= 0) {
     const rest = sizeOf(s.filter((_, i) => i !== hole));
@@ -22,13 +23,19 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
   return record(out, 'reshape', [x], (g) => [reshape(g, x.shape)]);
 }
 
-export function flatten(x: Tensor, startDim = 1): Tensor {
-  const s = x.shape.slice(0, startDim);
-  return reshape(x, [...s, -1]);
+/** torch.flatten: merge axes startDim..endDim (default all: a 1-D result). */
+export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
+  if (x.rank === 0) return reshape(x, [1]);
+  const a = normAxis(startDim, x.rank, 'flatten');
+  const b = normAxis(endDim, x.rank, 'flatten');
+  if (b < a) throw new Error(`sleeve: flatten: startDim ${startDim} is after endDim ${endDim} for ${x.describe()}`);
+  const merged = x.shape.slice(a, b + 1).reduce((p, q) => p * q, 1);
+  return reshape(x, [...x.shape.slice(0, a), merged, ...x.shape.slice(b + 1)]);
 }
 
 export function unsqueeze(x: Tensor, dim: number): Tensor {
   const d = dim < 0 ? dim + x.rank + 1 : dim;
+  if (!Number.isInteger(d) || d < 0 || d > x.rank) throw new Error(`sleeve: unsqueeze: dim ${dim} out of range for ${x.describe()}`);
   const s = x.shape.slice();
   s.splice(d, 0, 1);
   return reshape(x, s);
