@@ -15,21 +15,26 @@ Usage: sleeve <command> [options]
 
 Commands:
   info          the WebGPU adapter in use (vendor, architecture, description, limits)
+  features      SONG.mp3 --out FEATS.npy [--png FEATS.png]: the classifier's image of a
+                song (log-mel over tempogram) as float32 .npy; \`sleeve features --help\`
   help          this text
 
 Options:
   --json        machine-readable output (info)
   -h, --help    this text
 
-Coming with later releases: features, classify, cover.`;
+Coming with later releases: classify, cover.`;
 
-async function loadRuntime() {
-  const file = join(root, 'dist', 'runtime.node.js');
+/** A built module under dist/, with a clear error when the build has not been run. */
+async function loadBuilt(...path) {
+  const file = join(root, 'dist', ...path);
   if (!existsSync(file)) {
     throw new Error(`sleeve: ${file} is missing: run \`npm run build\` (or \`npm run setup\`) in ${root} first`);
   }
   return import(pathToFileURL(file).href);
 }
+
+const loadRuntime = () => loadBuilt('runtime.node.js');
 
 async function info(opts) {
   const sl = await loadRuntime();
@@ -56,6 +61,12 @@ async function info(opts) {
 const commands = { info };
 
 async function main(argv) {
+  // Subcommands with options of their own parse their arguments themselves
+  // (the global parser below rejects options it does not know).
+  if (argv[0] === 'features') {
+    const { featuresCommand } = await loadBuilt('cli', 'features.js');
+    return featuresCommand(argv.slice(1));
+  }
   let parsed;
   try {
     parsed = parseArgs({
@@ -74,7 +85,7 @@ async function main(argv) {
   }
   const cmd = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!cmd) {
-    console.error(`sleeve: unknown command "${name}". Commands: ${Object.keys(commands).join(', ')}, help.`);
+    console.error(`sleeve: unknown command "${name}". Commands: ${[...Object.keys(commands), 'features'].join(', ')}, help.`);
     return 2;
   }
   if (rest.length) {

@@ -4,6 +4,9 @@
 //   dist/runtime.node.js     runtime/node.ts: Dawn via the `webgpu` package (left external)
 //   dist/runtime.browser.js  runtime/index.ts: navigator.gpu only, no node: imports
 //   dist/demo.js             src/demo.ts, the `npm start` demo
+//   dist/cli/features.js     src/cli/features.node.ts, `sleeve features` (webgpu and
+//                            mpg123-decoder left external: the decoder's Node build
+//                            loads its worker support through require())
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -42,5 +45,13 @@ await Promise.all([
     platform: 'node',
     target: 'node20',
     external: ['webgpu'],
+  }),
+  build({
+    ...common,
+    entryPoints: ['src/cli/features.node.ts'],
+    outfile: 'dist/cli/features.js',
+    platform: 'node',
+    target: 'node20',
+    external: ['webgpu', 'mpg123-decoder'],
   }),
 ]);
