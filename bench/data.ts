@@ -1,0 +1,114 @@
+// Deterministic bench inputs that Python can rebuild bit for bit: element i of
+// a tensor with seed s is an integer hash of (i, s) mapped to a multiple of
+// 2⁻²³ in [-1, 1), then scaled in f32. torch_bench.py implements the same
+// hash, so every engine sees identical inputs and samples can be compared.
+
+const TWO24 = 16777216;
+const SEED_MUL = 0x9e3779b1;
+
+function hashU24(i: number, s: number): number {
+  let h = (i + s) >>> 0;
+  h = Math.imul(h, 0x2c1b3c6d) >>> 0;
+  h = (h ^ (h >>> 15)) >>> 0;
+  h = Math.imul(h, 0x297a2d39) >>> 0;
+  h = (h ^ (h >>> 13)) >>> 0;
+  return h >>> 8;
+}
+
+/** Seed offset as Python computes it: (seed · 0x9E3779B1) mod 2³². */
+export function seedOffset(seed: number): number {
+  return Math.imul(seed, SEED_MUL) >>> 0;
+}
+
+/** n values uniform in [-scale, scale) (kind 'sym') or [0, 1) (kind 'unit'). */
+export function gen(seed: number, n: number, scale = 1, kind: 'sym' | 'unit' = 'sym'): Float32Array {
+  const out = new Float32Array(n);
+  const s = seedOffset(seed);
+  const sf = Math.fround(scale);
+  for (let i = 0; i < n; i++) {
+    const k = hashU24(i, s);
+    const v = kind === 'unit' ? k / TWO24 : (2 * k - TWO24) / TWO24;
+    out[i] = sf * v; // both factors are f32, the product rounds once (as in torch)
+  }
+  return out;
+}
+
+/** A small seeded PRNG for picking sample positions (never for data). */
+export function mulberry(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
+
+/** `count` distinct flat indices into a tensor of `shape` (always including the first and last). */
+export function sampleIndices(shape: readonly number[], count: number, seed: number): number[] {
+  const n = prod(shape);
+  const r = mulberry(seed);
+  const set = new Set<number>([0, n - 1]);
+  while (set.size < Math.min(count, n)) set.add(Math.floor(r() * n));
+  return [...set].sort((a, b) => a - b);
+}
+
+export function unflat(i: number, shape: readonly number[]): number[] {
+  const c = new Array<number>(shape.length);
+  for (let d = shape.length - 1; d >= 0; d--) {
+    c[d] = i % shape[d];
+    i = Math.floor(i / shape[d]);
+  }
+  return c;
+}
+
+export function flat(c: readonly number[], shape: readonly number[]): number {
+  let i = 0;
+  for (let d = 0; d < shape.length; d++) i = i * shape[d] + c[d];
+  return i;
+}
+
+/**
+ * A tensor stored with its axes permuted: stored axis k is logical axis
+ * perm[k] (NCHW → NHWC is [0, 2, 3, 1]; torch's [Cout, Cin, kh, kw] →
+ * tfjs's [kh, kw, Cin, Cout] is [2, 3, 1, 0]).
+ */
+export function permute(src: Float32Array, shape: readonly number[], perm: readonly number[]): Float32Array {
+  const out = new Float32Array(src.length);
+  const stored = perm.map((p) => shape[p]);
+  const rank = shape.length;
+  // stride, in the source, of each stored axis
+  const srcStrides = new Array<number>(rank);
+  let acc = 1;
+  for (let d = rank - 1; d >= 0; d--) {
+    srcStrides[d] = acc;
+    acc *= shape[d];
+  }
+  const st = perm.map((p) => srcStrides[p]);
+  const idx = new Array<number>(rank).fill(0);
+  let srcOff = 0;
+  for (let o = 0; o < out.length; o++) {
+    out[o] = src[srcOff];
+    for (let k = rank - 1; k >= 0; k--) {
+      idx[k]++;
+      srcOff += st[k];
+      if (idx[k] < stored[k]) break;
+      srcOff -= st[k] * stored[k];
+      idx[k] = 0;
+    }
+  }
+  return out;
+}
+
+/** Values at logical flat indices of a tensor stored permuted (perm as in permute()). */
+export function pick(data: ArrayLike<number>, shape: readonly number[], idx: readonly number[], perm?: readonly number[]): number[] {
+  if (!perm) return idx.map((i) => data[i]);
+  const stored = perm.map((p) => shape[p]);
+  return idx.map((i) => {
+    const c = unflat(i, shape);
+    return data[flat(perm.map((p) => c[p]), stored)];
+  });
+}

@@ -1,0 +1,30 @@
+// What the harness needs from an engine: prepare a workload (upload inputs,
+// build the step), then run it once for the correctness check and many times
+// for the clock. run() returns only when the device has finished.
+import type { InputCache, Workload } from './workloads.js';
+
+export type Samples = Record<string, number[]>;
+
+export interface Prepared {
+  /** One run whose outputs are read back and sampled (also a warm-up). */
+  check(): Promise<Samples>;
+  /** One timed run, device work finished before it resolves. */
+  run(): Promise<void>;
+  dispose(): void;
+}
+
+export interface Unsupported {
+  unsupported: string;
+}
+
+export interface Engine {
+  name: string;
+  /** Extra lines for the header (versions, backends, adapters). */
+  notes: string[];
+  prepare(w: Workload, data: InputCache): Promise<Prepared | Unsupported>;
+  /** The first device (validation) error since the last call, if the engine can see them. */
+  takeError?(): string | null;
+  close?(): Promise<void>;
+}
+
+export const isUnsupported = (p: Prepared | Unsupported): p is Unsupported => 'unsupported' in p;

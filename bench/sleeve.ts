@@ -1,0 +1,286 @@
+// sleeve on its own device. Ops are looked up by name on the public runtime
+// entry first; ops whose module exists but is not exported yet come from
+// 'sleeve:extras' (a virtual module bench/build.mjs assembles from the op
+// files present), and a workload whose op exists nowhere is skipped.
+import * as sl from '../runtime/node.js';
+import * as extras from 'sleeve:extras';
+import type { Engine, Prepared, Samples, Unsupported } from './engine.js';
+import { pick } from './data.js';
+import { classifierLabels, type InputCache, type Workload } from './workloads.js';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type Fn = (...a: any[]) => any;
+type T = sl.Tensor;
+
+const pub = sl as unknown as Record<string, unknown>;
+const ext = extras as unknown as Record<string, unknown>;
+/** Ops used that the public entry does not export (reported in the header). */
+const unexported = new Set<string>();
+
+function find(name: string): Fn | undefined {
+  if (typeof pub[name] === 'function') return pub[name] as Fn;
+  if (typeof ext[name] === 'function') {
+    unexported.add(name);
+    return ext[name] as Fn;
+  }
+  return undefined;
+}
+
+function findAdam(): (new (params: T[], opts: Record<string, unknown>) => { step(): void; zeroGrad(): void }) | undefined {
+  const fromNs = (ns: unknown) => (ns && typeof ns === 'object' ? (ns as Record<string, unknown>).Adam : undefined);
+  const a = fromNs(pub.optim) ?? pub.Adam;
+  if (typeof a === 'function') return a as any;
+  const b = fromNs(ext.optim);
+  if (typeof b === 'function') {
+    unexported.add('optim.Adam');
+    return b as any;
+  }
+  return undefined;
+}
+
+/** Resolve the named ops or say which are missing. */
+function ops(names: string[]): Record<string, Fn> | string {
+  const out: Record<string, Fn> = {};
+  const missing: string[] = [];
+  for (const n of names) {
+    const f = find(n);
+    if (f) out[n] = f;
+    else missing.push(n);
+  }
+  return missing.length ? `sleeve does not have ${missing.join(', ')} yet` : out;
+}
+
+const sync = () => sl.getEngine().sync();
+
+/**
+ * batchNorm2d's per-channel arguments, in whatever order the runtime declares
+ * them (it moved from (x, weight, bias, mean, var) to torch's
+ * (x, mean, var, weight, bias)): read from the parameter names.
+ */
+function batchNormCaller(fn: Fn): (x: T, a: { weight: T; bias: T; runningMean: T; runningVar: T }, opts: object) => T {
+  const params = /^[^(]*\(([^)]*)\)/.exec(fn.toString())?.[1].split(',').map((p) => p.trim().split(/[\s=:]/)[0].replace(/\d+$/, '')) ?? []; // bundlers may suffix names
+  const names = params.slice(1, 5);
+  const known = ['weight', 'bias', 'runningMean', 'runningVar'];
+  const order = names.length === 4 && names.every((n) => known.includes(n)) ? names : ['runningMean', 'runningVar', 'weight', 'bias'];
+  return (x, a, opts) => fn(x, ...order.map((n) => a[n as keyof typeof a]), opts);
+}
+
+/** A kernel workload: f builds the outputs, read() samples them. */
+function kernel(w: Workload, f: () => Record<string, T>, held: T[], read?: (outs: Record<string, T>) => Promise<Samples>): Prepared {
+  const defaultRead = async (outs: Record<string, T>): Promise<Samples> => {
+    const s: Samples = {};
+    for (const [name, spec] of Object.entries(w.samples)) s[name] = pick(await outs[name].read(), spec.shape, spec.idx);
+    return s;
+  };
+  const disposeAll = (outs: Record<string, T>) => new Set(Object.values(outs)).forEach((t) => t.dispose());
+  return {
+    async check() {
+      const outs = sl.tidy(f);
+      try {
+        return await (read ?? defaultRead)(outs);
+      } finally {
+        disposeAll(outs);
+      }
+    },
+    async run() {
+      const outs = sl.tidy(f);
+      await sync();
+      disposeAll(outs);
+    },
+    dispose() {
+      held.forEach((t) => t.dispose());
+    },
+  };
+}
+
+function upload(w: Workload, data: InputCache, names: string[], grad = false): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const n of names) {
+    out[n] = sl.tensor(data.get(n), w.inputs[n].shape);
+    if (grad) out[n].requiresGrad_();
+  }
+  return out;
+}
+
+async function prepare(w: Workload, data: InputCache): Promise<Prepared | Unsupported> {
+  switch (w.name.replace(/-b\d+$/, '')) {
+    case 'matmul-512':
+    case 'matmul-1024': {
+      const { a, b } = upload(w, data, ['a', 'b']);
+      return kernel(w, () => ({ c: sl.matmul(a, b) }), [a, b]);
+    }
+    case 'conv2d': {
+      const o = ops(['conv2d']);
+      if (typeof o === 'string') return { unsupported: o };
+      const { x, w: wt, b } = upload(w, data, ['x', 'w', 'b']);
+      return kernel(w, () => ({ y: o.conv2d(x, wt, b, { stride: 1, padding: 1 }) }), [x, wt, b]);
+    }
+    case 'conv-transpose': {
+      const o = ops(['convTranspose2d']);
+      if (typeof o === 'string') return { unsupported: o };
+      const { x, w: wt, b } = upload(w, data, ['x', 'w', 'b']);
+      return kernel(w, () => ({ y: o.convTranspose2d(x, wt, b, { stride: 2, padding: 2, outputPadding: 1 }) }), [x, wt, b]);
+    }
+    case 'batchnorm2d': {
+      const o = ops(['batchNorm2d']);
+      if (typeof o === 'string') return { unsupported: o };
+      const t = upload(w, data, ['x', 'weight', 'bias', 'runningMean', 'runningVar']);
+      const bn = batchNormCaller(o.batchNorm2d);
+      const f = () => ({ y: bn(t.x, t as { weight: T; bias: T; runningMean: T; runningVar: T }, { training: true, momentum: 0.1, eps: 1e-5 }) });
+      return kernel(w, f, Object.values(t));
+    }
+    case 'maxpool2d': {
+      const o = ops(['maxPool2d']);
+      if (typeof o === 'string') return { unsupported: o };
+      const { x } = upload(w, data, ['x']);
+      return kernel(w, () => ({ y: o.maxPool2d(x, 2, { stride: 2 }) }), [x]);
+    }
+    case 'rfft': {
+      const o = ops(['rfft']);
+      if (typeof o === 'string') return { unsupported: o };
+      const { x } = upload(w, data, ['x']);
+      // rfft: [..., N] → [..., N/2 + 1, 2] (re, im interleaved)
+      const read = async (outs: Record<string, T>): Promise<Samples> => {
+        const d = await outs.y.read();
+        return {
+          re: w.samples.re.idx.map((i) => d[2 * i]),
+          im: w.samples.im.idx.map((i) => d[2 * i + 1]),
+        };
+      };
+      return kernel(w, () => ({ y: o.rfft(x) }), [x], read);
+    }
+    case 'critic-gp-step':
+      return critic(w, data);
+    case 'classifier-step':
+      return classifier(w, data);
+    default:
+      return { unsupported: 'no sleeve implementation' };
+  }
+}
+
+function critic(w: Workload, data: InputCache): Prepared | Unsupported {
+  const o = ops(['conv2d']);
+  if (typeof o === 'string') return { unsupported: o };
+  const slope = w.cfg.slope as number, lambda = w.cfg.lambda as number;
+  const { real, fake, eps } = upload(w, data, ['real', 'fake', 'eps']);
+  const P = upload(w, data, ['w1', 'b1', 'w2', 'b2', 'wl', 'bl'], true);
+  const params = [P.w1, P.b1, P.w2, P.b2, P.wl, P.bl];
+  const conv = { stride: 2, padding: 2 };
+  const D = (x: T): T => {
+    let h = sl.leakyRelu(o.conv2d(x, P.w1, P.b1, conv), slope);
+    h = sl.leakyRelu(o.conv2d(h, P.w2, P.b2, conv), slope);
+    return sl.linear(sl.reshape(h, [h.shape[0], -1]), P.wl, P.bl);
+  };
+  const n = real.shape[0];
+  const step = (): T[] =>
+    sl.tidy(() => {
+      // x̂ = fake + ε·(real − fake), a leaf
+      const xhat = sl.noGrad(() => sl.add(fake, sl.mul(eps, sl.sub(real, fake)))).requiresGrad_();
+      const [gx] = sl.grad(sl.sum(D(xhat)), [xhat], { createGraph: true }) as T[];
+      const norm = sl.sqrt(sl.sum(sl.square(sl.reshape(gx, [n, -1])), 1));
+      const gp = sl.mean(sl.square(sl.sub(norm, 1)));
+      const loss = sl.add(sl.sub(sl.mean(D(fake)), sl.mean(D(real))), sl.mul(gp, lambda));
+      const grads = sl.grad(loss, params) as T[];
+      return [loss, ...grads];
+    });
+  const names = ['loss', 'w1', 'b1', 'w2', 'b2', 'wl', 'bl'];
+  return {
+    async check() {
+      const outs = step();
+      try {
+        const s: Samples = {};
+        for (const [name, spec] of Object.entries(w.samples)) {
+          const t = outs[names.indexOf(name === 'loss' ? 'loss' : name.slice(2))];
+          s[name] = pick(await t.read(), spec.shape, spec.idx);
+        }
+        return s;
+      } finally {
+        outs.forEach((t) => t.dispose());
+      }
+    },
+    async run() {
+      const outs = step();
+      await sync();
+      outs.forEach((t) => t.dispose());
+    },
+    dispose() {
+      [real, fake, eps, ...params].forEach((t) => t.dispose());
+    },
+  };
+}
+
+function classifier(w: Workload, data: InputCache): Prepared | Unsupported {
+  const o = ops(['conv2d', 'batchNorm2d', 'maxPool2d', 'crossEntropy']);
+  if (typeof o === 'string') return { unsupported: o };
+  const Adam = findAdam();
+  if (!Adam) return { unsupported: 'sleeve does not have optim.Adam yet' };
+  const slope = w.cfg.slope as number;
+  const { x } = upload(w, data, ['x']);
+  const n = x.shape[0];
+  const labels = sl.tensor(Float32Array.from(classifierLabels(n)), [n]);
+  const pnames = ['w1', 'b1', 'g1', 'be1', 'w2', 'b2', 'g2', 'be2', 'w3', 'b3', 'g3', 'be3', 'wl', 'bl'];
+  const P = upload(w, data, pnames, true);
+  const R = upload(w, data, ['rm1', 'rv1', 'rm2', 'rv2', 'rm3', 'rv3']);
+  const params = pnames.map((k) => P[k]);
+  const opt = new Adam(params, { lr: w.cfg.lr as number, betas: [0.9, 0.999], eps: 1e-8 });
+  const bnOpts = { training: true, momentum: w.cfg.momentum as number, eps: w.cfg.eps as number };
+  const bn = batchNormCaller(o.batchNorm2d);
+  const step = (): T => {
+    const loss = sl.tidy(() => {
+      let h = x;
+      for (const i of [1, 2, 3]) {
+        h = o.conv2d(h, P[`w${i}`], P[`b${i}`], { stride: 1, padding: 1 });
+        h = bn(h, { weight: P[`g${i}`], bias: P[`be${i}`], runningMean: R[`rm${i}`], runningVar: R[`rv${i}`] }, bnOpts);
+        h = o.maxPool2d(sl.leakyRelu(h, slope), 2, { stride: 2 });
+      }
+      const l: T = o.crossEntropy(sl.linear(sl.reshape(h, [n, -1]), P.wl, P.bl), labels);
+      opt.zeroGrad();
+      sl.backward(l);
+      return l;
+    });
+    opt.step();
+    return loss;
+  };
+  return {
+    async check() {
+      const s: Samples = {};
+      for (const name of ['loss1', 'loss2']) {
+        const l = step();
+        s[name] = [(await l.read())[0]];
+        l.dispose();
+      }
+      return s;
+    },
+    async run() {
+      const l = step();
+      await sync();
+      l.dispose();
+    },
+    dispose() {
+      opt.zeroGrad();
+      [x, labels, ...params, ...Object.values(R)].forEach((t) => t.dispose());
+    },
+  };
+}
+
+export async function sleeveEngine(): Promise<Engine & { adapter: sl.AdapterReport; tune: unknown }> {
+  await sl.init();
+  const adapter = sl.adapterInfo();
+  const tuneFn = find('tune');
+  const tune = tuneFn ? await tuneFn() : null;
+  const notes: string[] = [];
+  if (tune) notes.push(`sleeve autotune: ${JSON.stringify(tune)}`);
+  return {
+    name: 'sleeve',
+    notes,
+    adapter,
+    tune,
+    prepare,
+    async close() {
+      if (unexported.size) notes.push(`sleeve ops used that runtime/index.ts does not export yet: ${[...unexported].join(', ')}`);
+    },
+  };
+}
+
+/** Ops taken from module files rather than the public entry (for the report). */
+export const unexportedOps = (): string[] => [...unexported];

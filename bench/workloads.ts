@@ -1,0 +1,403 @@
+// The bench's workloads: shapes from sleeve's own models, the inputs every
+// engine builds from the same seeds (bench/data.ts), the positions sampled
+// from each output, and an f64 reference at those positions. Training steps
+// have no f64 reference here: their samples are compared across engines
+// (PyTorch first) in run.ts.
+import { gen, prod, sampleIndices, unflat } from './data.js';
+
+export interface InputSpec {
+  shape: number[];
+  seed: number;
+  /** Values uniform in [-scale, scale) ('sym') or [0, 1) ('unit'), or a constant. */
+  scale?: number;
+  kind?: 'sym' | 'unit';
+  fill?: number;
+}
+
+export interface SampleSpec {
+  /** Logical shape (NCHW; torch weight layouts). */
+  shape: number[];
+  /** Flat logical indices sampled. */
+  idx: number[];
+}
+
+export interface Expected {
+  value: number[];
+  /** Per sample: the size of the terms the value is made of (tolerance scale). */
+  mag: number[];
+}
+
+export interface Workload {
+  name: string;
+  title: string;
+  kind: 'kernel' | 'step';
+  /** Floating-point work per run (for GFLOP/s), where it is meaningful. */
+  flops?: number;
+  /** Minimum memory traffic per run (for GB/s) for memory-bound kernels. */
+  bytes?: number;
+  /** Rough work per run, used only to skip peers that would blow the time cap. */
+  estFlops: number;
+  /** Which of the engine's measured rates predicts this workload: its matmul's or its conv's. */
+  estRate?: 'matmul' | 'conv';
+  inputs: Record<string, InputSpec>;
+  /** Workload-specific settings shared with torch_bench.py. */
+  cfg: Record<string, number | number[]>;
+  samples: Record<string, SampleSpec>;
+  /** |got − ref| ≤ rtol·mag (+ a tiny absolute floor). */
+  rtol: number;
+  reference?: (data: (name: string) => Float32Array) => Record<string, Expected>;
+}
+
+const S = (shape: number[], count: number, seed: number): SampleSpec => ({ shape, idx: sampleIndices(shape, count, seed) });
+
+function matmulWorkload(n: number): Workload {
+  return {
+    name: `matmul-${n}`,
+    title: `matmul ${n}×${n}·${n}×${n}`,
+    kind: 'kernel',
+    flops: 2 * n ** 3,
+    estFlops: 2 * n ** 3,
+    inputs: { a: { shape: [n, n], seed: 1 }, b: { shape: [n, n], seed: 2 } },
+    cfg: { n },
+    samples: { c: S([n, n], 48, 100 + n) },
+    rtol: 1e-4,
+    reference: (d) => {
+      const a = d('a'), b = d('b');
+      const value: number[] = [], mag: number[] = [];
+      for (const i of sampleIndices([n, n], 48, 100 + n)) {
+        const r = Math.floor(i / n), c = i % n;
+        let s = 0, m = 0;
+        for (let k = 0; k < n; k++) {
+          const t = a[r * n + k] * b[k * n + c];
+          s += t;
+          m += Math.abs(t);
+        }
+        value.push(s);
+        mag.push(m);
+      }
+      return { c: { value, mag } };
+    },
+  };
+}
+
+/** Batch-variant names: the model's batch 32 is plain, others end in -b<batch>. */
+const suffix = (batch: number) => (batch === 32 ? '' : `-b${batch}`);
+
+/** f64 conv2d at one output position (NCHW, weight [Cout, Cin, kh, kw]). */
+function convAt(x: Float32Array, xs: number[], w: Float32Array, ws: number[], b: Float32Array, o: number[], stride: number, pad: number): [number, number] {
+  const [, cin, h, wd] = xs;
+  const [, , kh, kw] = ws;
+  const [n, co, oh, ow] = o;
+  let s = b[co], m = Math.abs(b[co]);
+  for (let ci = 0; ci < cin; ci++) {
+    for (let i = 0; i < kh; i++) {
+      const ih = oh * stride - pad + i;
+      if (ih < 0 || ih >= h) continue;
+      for (let j = 0; j < kw; j++) {
+        const iw = ow * stride - pad + j;
+        if (iw < 0 || iw >= wd) continue;
+        const t = x[((n * cin + ci) * h + ih) * wd + iw] * w[((co * cin + ci) * kh + i) * kw + j];
+        s += t;
+        m += Math.abs(t);
+      }
+    }
+  }
+  return [s, m];
+}
+
+const conv2dW = (batch: number): Workload => {
+  const xs = [batch, 1, 128, 258], ws = [32, 1, 3, 3], ys = [batch, 32, 128, 258];
+  return {
+    name: `conv2d${suffix(batch)}`,
+    title: `conv2d ${xs.join('×')} → 32 ch, 3×3 pad 1`,
+    kind: 'kernel',
+    flops: 2 * prod(ys) * 9,
+    estFlops: 2 * prod(ys) * 9,
+    inputs: { x: { shape: xs, seed: 3 }, w: { shape: ws, seed: 4, scale: 1 / 3 }, b: { shape: [32], seed: 5, scale: 0.1 } },
+    cfg: { stride: 1, padding: 1 },
+    samples: { y: S(ys, 64, 7) },
+    rtol: 1e-4,
+    reference: (d) => {
+      const value: number[] = [], mag: number[] = [];
+      for (const i of sampleIndices(ys, 64, 7)) {
+        const [v, m] = convAt(d('x'), xs, d('w'), ws, d('b'), unflat(i, ys), 1, 1);
+        value.push(v);
+        mag.push(m);
+      }
+      return { y: { value, mag } };
+    },
+  };
+};
+
+const convTransposeW: Workload = (() => {
+  const xs = [64, 128, 25, 25], ws = [128, 64, 5, 5], ys = [64, 64, 50, 50];
+  const stride = 2, pad = 2;
+  return {
+    name: 'conv-transpose',
+    title: 'convTranspose2d 64×128×25×25 → 64×64×50×50, 5×5 s2 p2 op1',
+    kind: 'kernel',
+    flops: 2 * prod(xs) * 64 * 25,
+    estFlops: 2 * prod(xs) * 64 * 25,
+    estRate: 'conv',
+    inputs: { x: { shape: xs, seed: 6 }, w: { shape: ws, seed: 7, scale: 1 / Math.sqrt(128 * 25) }, b: { shape: [64], seed: 8, scale: 0.1 } },
+    cfg: { stride, padding: pad, outputPadding: 1 },
+    samples: { y: S(ys, 64, 8) },
+    rtol: 1e-4,
+    reference: (d) => {
+      const x = d('x'), w = d('w'), b = d('b');
+      const value: number[] = [], mag: number[] = [];
+      for (const i of sampleIndices(ys, 64, 8)) {
+        const [n, co, oh, ow] = unflat(i, ys);
+        let s = b[co], m = Math.abs(b[co]);
+        for (let kh = 0; kh < 5; kh++) {
+          const th = oh + pad - kh; // = ih·stride
+          if (th < 0 || th % stride) continue;
+          const ih = th / stride;
+          if (ih >= 25) continue;
+          for (let kw = 0; kw < 5; kw++) {
+            const tw = ow + pad - kw;
+            if (tw < 0 || tw % stride) continue;
+            const iw = tw / stride;
+            if (iw >= 25) continue;
+            for (let ci = 0; ci < 128; ci++) {
+              const t = x[((n * 128 + ci) * 25 + ih) * 25 + iw] * w[((ci * 64 + co) * 5 + kh) * 5 + kw];
+              s += t;
+              m += Math.abs(t);
+            }
+          }
+        }
+        value.push(s);
+        mag.push(m);
+      }
+      return { y: { value, mag } };
+    },
+  };
+})();
+
+// The first conv block's output in the classifier: [batch, 32, 128, 258]. At
+// batch 32 it is 129 MiB, over lavapipe's 128 MiB storage binding limit; the
+// batch-16 variants are what fits there.
+
+const batchNormW = (batch: number): Workload => {
+  const ACT = [batch, 32, 128, 258];
+  return {
+    name: `batchnorm2d${suffix(batch)}`,
+    title: `batchNorm2d training ${ACT.join('×')}`,
+    kind: 'kernel',
+    bytes: 3 * 4 * prod(ACT),
+    estFlops: 8 * prod(ACT),
+    inputs: {
+      x: { shape: ACT, seed: 9 },
+      weight: { shape: [32], seed: 10 },
+      bias: { shape: [32], seed: 11, scale: 0.1 },
+      runningMean: { shape: [32], seed: 0, fill: 0 },
+      runningVar: { shape: [32], seed: 0, fill: 1 },
+    },
+    cfg: { eps: 1e-5, momentum: 0.1 },
+    samples: { y: S(ACT, 64, 9) },
+    // statistics over 10⁶ values per channel: an f32 one-pass variance is good to ~3e-4
+    rtol: 1e-3,
+    reference: (d) => {
+      const x = d('x'), w = d('weight'), b = d('bias');
+      const [n, c, h, wd] = ACT;
+      const plane = h * wd;
+      const idx = sampleIndices(ACT, 64, 9);
+      const stats = new Map<number, [number, number]>();
+      for (const i of idx) {
+        const ch = unflat(i, ACT)[1];
+        if (stats.has(ch)) continue;
+        let s = 0;
+        for (let k = 0; k < n; k++) for (let p = 0, o = (k * c + ch) * plane; p < plane; p++) s += x[o + p];
+        const mu = s / (n * plane);
+        let v = 0;
+        for (let k = 0; k < n; k++) for (let p = 0, o = (k * c + ch) * plane; p < plane; p++) v += (x[o + p] - mu) ** 2;
+        stats.set(ch, [mu, v / (n * plane)]);
+      }
+      const value: number[] = [], mag: number[] = [];
+      for (const i of idx) {
+        const ch = unflat(i, ACT)[1];
+        const [mu, v] = stats.get(ch)!;
+        const y = ((x[i] - mu) / Math.sqrt(v + 1e-5)) * w[ch] + b[ch];
+        value.push(y);
+        mag.push(1 + Math.abs(y));
+      }
+      return { y: { value, mag } };
+    },
+  };
+};
+
+const maxPoolW = (batch: number): Workload => {
+  const ACT = [batch, 32, 128, 258], POOLED = [batch, 32, 64, 129];
+  return {
+    name: `maxpool2d${suffix(batch)}`,
+    title: `maxPool2d 2×2 s2 ${ACT.join('×')}`,
+    kind: 'kernel',
+    bytes: 4 * (prod(ACT) + prod(POOLED)),
+    estFlops: prod(ACT),
+    inputs: { x: { shape: ACT, seed: 12 } },
+    cfg: { kernel: 2, stride: 2 },
+    samples: { y: S(POOLED, 64, 12) },
+    rtol: 0,
+    reference: (d) => {
+      const x = d('x');
+      const [, , h, wd] = ACT;
+      const value: number[] = [], mag: number[] = [];
+      for (const i of sampleIndices(POOLED, 64, 12)) {
+        const [n, c, oh, ow] = unflat(i, POOLED);
+        const base = (n * ACT[1] + c) * h * wd;
+        let m = -Infinity;
+        for (let a = 0; a < 2; a++) for (let b = 0; b < 2; b++) m = Math.max(m, x[base + (2 * oh + a) * wd + 2 * ow + b]);
+        value.push(m);
+        mag.push(0);
+      }
+      return { y: { value, mag } };
+    },
+  };
+};
+
+const FRAMES = 1300, NFFT = 2048, BINS = NFFT / 2 + 1;
+const rfftW: Workload = {
+  name: 'rfft',
+  title: `rfft ${FRAMES} frames × n=${NFFT}`,
+  kind: 'kernel',
+  // the usual FFT convention: 5·N·log2(N) per complex transform, half for a real one
+  flops: FRAMES * 2.5 * NFFT * Math.log2(NFFT),
+  // tfjs computes a DFT, O(N²) per frame: budget peers for that
+  estFlops: FRAMES * 8 * NFFT * BINS,
+  inputs: { x: { shape: [FRAMES, NFFT], seed: 13 } },
+  cfg: { frames: FRAMES, n: NFFT },
+  samples: { re: S([FRAMES, BINS], 48, 13), im: S([FRAMES, BINS], 48, 14) },
+  rtol: 2e-5,
+  reference: (d) => {
+    const x = d('x');
+    const out: Record<string, Expected> = {};
+    for (const [name, seed, part] of [['re', 13, 0], ['im', 14, 1]] as const) {
+      const value: number[] = [], mag: number[] = [];
+      for (const i of sampleIndices([FRAMES, BINS], 48, seed)) {
+        const f = Math.floor(i / BINS), k = i % BINS;
+        let s = 0, m = 0;
+        for (let t = 0; t < NFFT; t++) {
+          const v = x[f * NFFT + t];
+          const ang = (2 * Math.PI * ((k * t) % NFFT)) / NFFT;
+          s += part === 0 ? v * Math.cos(ang) : -v * Math.sin(ang);
+          m += Math.abs(v);
+        }
+        value.push(s);
+        mag.push(m);
+      }
+      out[name] = { value, mag };
+    }
+    return out;
+  },
+};
+
+// WGAN-GP critic: conv(3→64, 5, s2, p2) → lrelu → conv(64→128, 5, s2, p2) → lrelu → flatten → linear.
+const CB = 64;
+const criticConvFlops = 2 * CB * 64 * 50 * 50 * 3 * 25 + 2 * CB * 128 * 25 * 25 * 64 * 25;
+const criticW: Workload = {
+  name: 'critic-gp-step',
+  title: 'WGAN-GP critic loss + grads (batch 64, 3×100×100, grad-of-grad)',
+  kind: 'step',
+  // 3 critic forwards, ∂D/∂x̂, then the penalty's double backward and the plain backwards
+  estFlops: 12 * criticConvFlops,
+  estRate: 'conv',
+  inputs: {
+    real: { shape: [CB, 3, 100, 100], seed: 20 },
+    fake: { shape: [CB, 3, 100, 100], seed: 21 },
+    eps: { shape: [CB, 1, 1, 1], seed: 22, kind: 'unit' },
+    w1: { shape: [64, 3, 5, 5], seed: 23, scale: 1 / Math.sqrt(75) },
+    b1: { shape: [64], seed: 24, scale: 0.1 },
+    w2: { shape: [128, 64, 5, 5], seed: 25, scale: 1 / Math.sqrt(1600) },
+    b2: { shape: [128], seed: 26, scale: 0.1 },
+    wl: { shape: [1, 128 * 25 * 25], seed: 27, scale: 1 / Math.sqrt(128 * 25 * 25) },
+    bl: { shape: [1], seed: 28, scale: 0.1 },
+  },
+  cfg: { slope: 0.2, lambda: 10 },
+  samples: {
+    loss: { shape: [1], idx: [0] },
+    g_w1: S([64, 3, 5, 5], 32, 23),
+    g_b1: S([64], 16, 24),
+    g_w2: S([128, 64, 5, 5], 32, 25),
+    g_wl: S([1, 128, 25, 25], 32, 27),
+  },
+  rtol: 5e-3,
+};
+
+// Genre classifier: 3 × (conv 3×3 p1 → batchnorm → lrelu → maxpool 2), linear → 10, cross-entropy, Adam.
+const classifierW = (batch: number): Workload => {
+  const CLS = [batch, 1, 128, 258];
+  const classifierConvFlops = 2 * batch * (32 * 128 * 258 * 1 + 64 * 64 * 129 * 32 + 128 * 32 * 64 * 64) * 9;
+  return {
+    name: `classifier-step${suffix(batch)}`,
+    title: `classifier train step (batch ${batch}, 1×128×258, conv 32/64/128, Adam)`,
+    kind: 'step',
+    estFlops: 3 * classifierConvFlops,
+    estRate: 'conv',
+    inputs: {
+      x: { shape: CLS, seed: 30 },
+      w1: { shape: [32, 1, 3, 3], seed: 31, scale: 1 / 3 },
+      b1: { shape: [32], seed: 32, scale: 0.1 },
+      w2: { shape: [64, 32, 3, 3], seed: 33, scale: 1 / Math.sqrt(288) },
+      b2: { shape: [64], seed: 34, scale: 0.1 },
+      w3: { shape: [128, 64, 3, 3], seed: 35, scale: 1 / Math.sqrt(576) },
+      b3: { shape: [128], seed: 36, scale: 0.1 },
+      wl: { shape: [10, 128 * 16 * 32], seed: 37, scale: 1 / 256 },
+      bl: { shape: [10], seed: 38, scale: 0.1 },
+      // batchnorm: PyTorch's initial affine and running statistics
+      ...Object.fromEntries([32, 64, 128].flatMap((c, i) => [
+        [`g${i + 1}`, { shape: [c], seed: 0, fill: 1 }], [`be${i + 1}`, { shape: [c], seed: 0, fill: 0 }],
+        [`rm${i + 1}`, { shape: [c], seed: 0, fill: 0 }], [`rv${i + 1}`, { shape: [c], seed: 0, fill: 1 }],
+      ])),
+    },
+    cfg: { slope: 0.01, lr: 1e-3, eps: 1e-5, momentum: 0.1, classes: 10, channels: [32, 64, 128] },
+    // the losses of the first two steps: the second shows the backward and Adam worked
+    samples: { loss1: { shape: [1], idx: [0] }, loss2: { shape: [1], idx: [0] } },
+    rtol: 2e-3,
+  };
+};
+
+/** Class labels of the classifier batch (the same in every engine). */
+export const classifierLabels = (n: number): number[] => Array.from({ length: n }, (_, i) => (i * 7 + 3) % 10);
+
+/** Small workloads that measure an engine's rates (run under the names engines know). */
+export const PROBES: Record<'matmul' | 'conv', Workload> = {
+  matmul: matmulWorkload(512),
+  conv: {
+    ...conv2dW(32),
+    title: 'rate probe: conv2d 8×16×32×32 → 32 ch, 3×3 pad 1',
+    flops: 2 * 8 * 32 * 32 * 32 * 16 * 9,
+    inputs: { x: { shape: [8, 16, 32, 32], seed: 3 }, w: { shape: [32, 16, 3, 3], seed: 4, scale: 1 / 12 }, b: { shape: [32], seed: 5, scale: 0.1 } },
+    samples: {},
+  },
+};
+
+export const WORKLOADS: Workload[] = [
+  matmulWorkload(512), matmulWorkload(1024), conv2dW(32), conv2dW(16), convTransposeW,
+  batchNormW(32), batchNormW(16), maxPoolW(32), maxPoolW(16), rfftW, criticW, classifierW(32), classifierW(16),
+];
+
+/** Build one input's host data. */
+export function makeInput(spec: InputSpec): Float32Array {
+  const n = prod(spec.shape);
+  if (spec.fill !== undefined) return new Float32Array(n).fill(spec.fill);
+  return gen(spec.seed, n, spec.scale ?? 1, spec.kind ?? 'sym');
+}
+
+/** Memoised host inputs of one workload (freed with clear()). */
+export class InputCache {
+  private m = new Map<string, Float32Array>();
+  constructor(readonly w: Workload) {}
+  get = (name: string): Float32Array => {
+    let d = this.m.get(name);
+    if (!d) {
+      const spec = this.w.inputs[name];
+      if (!spec) throw new Error(`bench: workload ${this.w.name} has no input ${name}`);
+      d = makeInput(spec);
+      this.m.set(name, d);
+    }
+    return d;
+  };
+  clear(): void {
+    this.m.clear();
+  }
+}
