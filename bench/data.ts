@@ -2,6 +2,7 @@
 // a tensor with seed s is an integer hash of (i, s) mapped to a multiple of
 // 2⁻²³ in [-1, 1), then scaled in f32. torch_bench.py implements the same
 // hash, so every engine sees identical inputs and samples can be compared.
+import { hostRandom } from '../runtime/ops/random.js';
 
 const TWO24 = 16777216;
 const SEED_MUL = 0x9e3779b1;
@@ -34,16 +35,7 @@ export function gen(seed: number, n: number, scale = 1, kind: 'sym' | 'unit' = '
 }
 
 /** A small seeded PRNG for picking sample positions (never for data). */
-export function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const mulberry = hostRandom;
 
 export const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 

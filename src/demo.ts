@@ -6,17 +6,8 @@ import * as sl from '../runtime/node.js';
 
 const N = 256, HIDDEN = 16, STEPS = 400, LR = 0.5, LOG_EVERY = 40;
 
-/** Mulberry32: a seeded generator, so every run draws the same points. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded generator, so every run draws the same points. */
+const rng = sl.hostRandom;
 
 /** Half the points inside radius 0.5 (label +1), half on a ring 0.8–1.2 (label −1). */
 function discAndRing(n: number, seed: number): { xs: Float32Array; ys: Float32Array } {

@@ -16,17 +16,8 @@ export function setup(): Promise<void> {
   return ready;
 }
 
-/** Mulberry32: small, seeded, reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded, reproducible host random numbers. */
+export const rng = sl.hostRandom;
 
 export function randArray(n: number, r: () => number, lo = -1, hi = 1): Float64Array {
   const a = new Float64Array(n);

@@ -40,3 +40,16 @@ export function rand(shape: Shape, opts: { low?: number; high?: number; seed?: n
 export function randn(shape: Shape, opts: { mean?: number; std?: number; seed?: number } = {}): Tensor {
   return fillRandom(shape, 1, opts.mean ?? 0, opts.std ?? 1, opts.seed);
 }
+
+/** A seeded host-side generator (Mulberry32) of floats in [0, 1), for data
+ * that must be the same on every run: test inputs, demo points, sample picks. */
+export function hostRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
