@@ -8,6 +8,10 @@
 //   statistics in place, with the unbiased variance (as torch does).
 // backward: one workgroup per channel: Σg and Σg·x̂ (= dbias, dweight), then
 //   dx. TRAIN = 1 includes the terms that flow through the batch statistics.
+// stats_partial / stats_finish: the same two-pass statistics split over many
+//   workgroups per channel (few channels over many elements would leave a GPU
+//   nearly idle with one workgroup each); the normalisation then runs as
+//   eval_forward, one invocation per element.
 // Each thread accumulates a strided slice serially; the 256 partial sums then
 // meet in a pairwise tree, which keeps f32 rounding small for large N·H·W.
 override AFFINE: u32 = 1u;
@@ -21,6 +25,9 @@ struct Params {
   momentum: f32,
   // count / (count - 1): biased → unbiased variance for the running estimate
   unbias: f32,
+  // stats_partial / stats_finish only: elements per chunk, chunks per channel
+  chunk_len: u32,
+  n_chunks: u32,
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -38,6 +45,11 @@ struct Params {
 @group(0) @binding(12) var<storage, read_write> run_mean: array<f32>;
 @group(0) @binding(13) var<storage, read_write> run_var: array<f32>;
 @group(0) @binding(14) var<uniform> p: Params;
+@group(0) @binding(15) var<storage, read_write> part_out: array<f32>;
+@group(0) @binding(16) var<storage, read> part_in: array<f32>;
+
+// stats_partial: MOMENT 1 sums x, MOMENT 2 sums (x − mean_in)².
+override MOMENT: u32 = 1u;
 
 const WG: u32 = 256u;
 var<workgroup> part: array<vec2<f32>, 256>;
@@ -134,4 +146,35 @@ fn backward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id)
     dbias[c] = sums.x;
     dweight[c] = sums.y;
   }
+}
+
+// Workgroup (c, k) sums chunk k of channel c into part_out[c·n_chunks + k].
+@compute @workgroup_size(256)
+fn stats_partial(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let flat = wid.x + wid.y * nwg.x;
+  if (flat >= p.channels * p.n_chunks) { return; }
+  let c = flat / p.n_chunks;
+  let k = flat % p.n_chunks;
+  let count = p.n_batch * p.plane;
+  let r0 = k * p.chunk_len;
+  let r1 = min(r0 + p.chunk_len, count);
+  var mu = 0.0;
+  if (MOMENT == 2u) { mu = mean_in[c]; }
+  var acc = 0.0;
+  for (var r = r0 + lid.x; r < r1; r += WG) {
+    let v = x[at(c, r)];
+    if (MOMENT == 2u) { acc += (v - mu) * (v - mu); } else { acc += v; }
+  }
+  let total = tree_sum(lid.x, vec2<f32>(acc, 0.0)).x;
+  if (lid.x == 0u) { part_out[flat] = total; }
+}
+
+// One invocation per channel: the chunk sums, divided by the count.
+@compute @workgroup_size(64)
+fn stats_finish(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c = gid.x;
+  if (c >= p.channels) { return; }
+  var acc = 0.0;
+  for (var k = 0u; k < p.n_chunks; k++) { acc += part_in[c * p.n_chunks + k]; }
+  mean_out[c] = acc / f32(p.n_batch * p.plane);
 }

@@ -1,7 +1,9 @@
 // Kernel variants chosen per adapter by measurement, not by guess: CPU
-// Vulkan drivers (lavapipe) run the register-blocked matmul ~10× faster than
-// a shared-memory tile, GPUs the reverse. tune() times each candidate once on
-// a representative size and remembers the winner for this adapter.
+// Vulkan drivers (lavapipe) run the register-blocked matmul faster than a
+// shared-memory tile and batch statistics faster with one workgroup per
+// channel; GPUs want the opposite. Each op registers a probe (its candidates,
+// how to run one, how to select one); tune() times the candidates on this
+// adapter and keeps the fastest.
 import { adapterInfo } from './device.js';
 import { getEngine } from './engine.js';
 
@@ -9,12 +11,22 @@ export type MatmulVariant = 'blocked' | 'tiled';
 
 export interface TuneResult {
   adapter: string;
+  /** chosen variant per probe, e.g. { matmul: 'tiled', batchnorm: 'split' } */
+  chosen: Record<string, string>;
+  /** the matmul choice (kept for callers of earlier versions) */
   matmul: MatmulVariant;
   timings: Record<string, number>;
 }
 
-const choice: { matmul: MatmulVariant } = { matmul: 'blocked' };
+interface Probe {
+  variants: readonly string[];
+  run: (variant: string) => void;
+  select: (variant: string) => void;
+}
+
+const probes = new Map<string, Probe>();
 const cache = new Map<string, TuneResult>();
+const choice: { matmul: MatmulVariant } = { matmul: 'blocked' };
 
 export function matmulVariant(): MatmulVariant {
   return choice.matmul;
@@ -25,12 +37,18 @@ export function setMatmulVariant(v: MatmulVariant): void {
   choice.matmul = v;
 }
 
-type Runner = (variant: MatmulVariant) => void;
-let matmulRunner: Runner | null = null;
+/** An op offers candidates; the first is the default until tune() runs. */
+export function registerProbe(name: string, probe: Probe): void {
+  probes.set(name, probe);
+}
 
 /** ops/matmul.ts registers how to run one product of the probe size. */
-export function registerMatmulProbe(r: Runner): void {
-  matmulRunner = r;
+export function registerMatmulProbe(run: (variant: MatmulVariant) => void): void {
+  registerProbe('matmul', {
+    variants: ['blocked', 'tiled'],
+    run: (v) => run(v as MatmulVariant),
+    select: (v) => setMatmulVariant(v as MatmulVariant),
+  });
 }
 
 async function timeIt(run: () => void, reps: number): Promise<number> {
@@ -49,24 +67,27 @@ export async function tune(): Promise<TuneResult> {
   const key = `${info.vendor}|${info.architecture}|${info.description}|${info.device}`;
   const hit = cache.get(key);
   if (hit) {
-    choice.matmul = hit.matmul;
+    for (const [name, v] of Object.entries(hit.chosen)) probes.get(name)?.select(v);
     return hit;
   }
   const timings: Record<string, number> = {};
-  if (matmulRunner) {
+  const chosen: Record<string, string> = {};
+  for (const [name, probe] of probes) {
     // Alternate the candidates over several rounds and keep each one's best
     // round: a burst of load from another process then hits both alike.
-    const variants = ['blocked', 'tiled'] as const;
-    for (const v of variants) timings[`matmul:${v}`] = Infinity;
+    for (const v of probe.variants) timings[`${name}:${v}`] = Infinity;
     for (let round = 0; round < 3; round++) {
-      for (const v of variants) {
-        const t = await timeIt(() => matmulRunner!(v), 2);
-        timings[`matmul:${v}`] = Math.min(timings[`matmul:${v}`], t);
+      for (const v of probe.variants) {
+        probe.select(v);
+        const t = await timeIt(() => probe.run(v), 2);
+        timings[`${name}:${v}`] = Math.min(timings[`${name}:${v}`], t);
       }
     }
-    choice.matmul = timings['matmul:tiled'] < timings['matmul:blocked'] ? 'tiled' : 'blocked';
+    const best = probe.variants.reduce((a, b) => (timings[`${name}:${b}`] < timings[`${name}:${a}`] ? b : a));
+    probe.select(best);
+    chosen[name] = best;
   }
-  const result = { adapter: info.description || key, matmul: choice.matmul, timings };
+  const result = { adapter: info.description || key, chosen, matmul: choice.matmul, timings };
   cache.set(key, result);
   return result;
 }

@@ -357,13 +357,15 @@ describe('matmul variants', () => {
     }
   });
 
-  test('tune() times both variants and picks the faster', async () => {
+  test('tune() times every candidate and picks the faster', async () => {
     const res = await sl.tune();
-    expect(res.timings['matmul:blocked']).toBeGreaterThan(0);
-    expect(res.timings['matmul:tiled']).toBeGreaterThan(0);
-    const faster = res.timings['matmul:tiled'] < res.timings['matmul:blocked'] ? 'tiled' : 'blocked';
-    expect(res.matmul).toBe(faster);
-    expect(sl.matmulVariant()).toBe(faster);
+    for (const [probe, pair] of [['matmul', ['blocked', 'tiled']], ['batchnorm', ['single', 'split']]] as const) {
+      const [a, b] = pair.map((v) => res.timings[`${probe}:${v}`]);
+      expect(a).toBeGreaterThan(0);
+      expect(b).toBeGreaterThan(0);
+      expect(res.chosen[probe]).toBe(b < a ? pair[1] : pair[0]);
+    }
+    expect(sl.matmulVariant()).toBe(res.chosen.matmul);
     console.log(`tune on ${res.adapter}:`, res.timings);
   });
 });

@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { checkGrads, dot, expectClose, f32, finiteDiff, prod, randArray, rng, setup, sl, T } from './helpers.js';
 import * as ref from './ref/nnops.js';
-import { batchNorm2d } from '../runtime/ops/norm.js';
+import { batchNorm2d, bnSplit } from '../runtime/ops/norm.js';
 import { maxPool2d, maxPool2dBackward, maxPool2dGather, maxPool2dWithIndices, type PoolGeometry } from '../runtime/ops/pool.js';
 import { dropout } from '../runtime/ops/dropout.js';
 import { crossEntropy, logSoftmax, softmax } from '../runtime/ops/loss.js';
@@ -52,6 +52,33 @@ describe('batchNorm2d', () => {
       expectClose(await rvT.read(), ev, { rtol: 1e-5, atol: 1e-6 }, 'running var');
     });
   }
+
+  test('statistics split over many workgroups per channel match one workgroup per channel', async () => {
+    // The split path runs for few channels over many elements; force it on
+    // small odd sizes (uneven last chunk) and compare with the reference,
+    // including data far from zero and the running statistics.
+    const saved = { ...bnSplit };
+    bnSplit.enabled = true;
+    bnSplit.minPerChunk = 37;
+    bnSplit.targetWorkgroups = 64;
+    try {
+      for (const [shape, lo, hi] of [[[3, 5, 11, 13], -1, 3], [[2, 3, 23, 29], 99.5, 100.5]] as [number[], number, number][]) {
+        const r = rng(prod(shape) + 1);
+        const s = ref.bnShape(shape);
+        const x = f32(randArray(prod(shape), r, lo, hi));
+        const w = f32(randArray(s.c, r, 0.5, 1.5)), b = f32(randArray(s.c, r));
+        const rmT = T(new Float64Array(s.c), [s.c]), rvT = T(new Float64Array(s.c).fill(1), [s.c]);
+        const y = batchNorm2d(T(x, shape), rmT, rvT, T(w, [s.c]), T(b, [s.c]), { training: true, momentum: 0.5 });
+        expectClose(await y.read(), ref.batchNorm(x, s, { weight: w, bias: b }), { rtol: 1e-4, atol: 1e-4 }, `split ${shape}`);
+        const em = new Float64Array(s.c), ev = new Float64Array(s.c).fill(1);
+        ref.updateRunning(x, s, em, ev, 0.5);
+        expectClose(await rmT.read(), em, { rtol: 1e-5, atol: 1e-6 }, 'running mean');
+        expectClose(await rvT.read(), ev, { rtol: 1e-4, atol: 1e-6 }, 'running var');
+      }
+    } finally {
+      Object.assign(bnSplit, saved);
+    }
+  });
 
   test('variance stays accurate for data far from zero (two-pass, not E[x²] − E[x]²)', async () => {
     const shape = [2, 3, 23, 29];

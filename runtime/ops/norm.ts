@@ -5,7 +5,9 @@
 import { isGradEnabled, record } from '../autograd.js';
 import { getEngine, grid1d } from '../engine.js';
 import { K } from '../kernels.js';
-import { empty, type Tensor } from '../tensor.js';
+import { empty, tidy, type Tensor } from '../tensor.js';
+import { registerProbe } from '../tune.js';
+import { rand } from './random.js';
 import { add, full, mul, rsqrt, square, sub } from './elementwise.js';
 import { mean, sum } from './reduce.js';
 import { reshape } from './shape.js';
@@ -42,7 +44,21 @@ function params(geo: Geometry, eps: number, momentum = 0): Record<string, number
   return {
     n_batch: geo.n, channels: geo.c, plane: geo.plane, eps, momentum,
     unbias: count > 1 ? count / (count - 1) : 1,
+    chunk_len: 0, n_chunks: 0,
   };
+}
+
+/** Chunks per channel for the split statistics: enough workgroups to fill a
+ * GPU (~1024 in all), each over at least 4096 elements; 1 = one workgroup per
+ * channel (train_forward). Which of the two runs is measured per adapter
+ * (tune.ts): on lavapipe one workgroup per channel was 1.4× faster. */
+export const bnSplit = { enabled: false, minPerChunk: 4096, targetWorkgroups: 1024 };
+function statChunks(geo: Geometry): number {
+  if (!bnSplit.enabled) return 1;
+  const count = geo.n * geo.plane;
+  const byWork = Math.floor(count / bnSplit.minPerChunk);
+  const byFill = Math.ceil(bnSplit.targetWorkgroups / geo.c);
+  return Math.max(1, Math.min(byWork, byFill));
 }
 
 /** Per-channel workgroups, folded past the per-dimension limit. */
@@ -98,11 +114,37 @@ export function batchNorm2d(
   if (training) {
     mu = empty([geo.c]);
     va = empty([geo.c]);
-    e.dispatch(K.batchnorm, {
-      entry: 'train_forward', constants: { AFFINE },
-      buffers: { x: x.buffer, ...wb, y: y.buffer, mean_out: mu.buffer, var_out: va.buffer },
-      uniforms, workgroups: channelGrid(geo.c),
-    });
+    const chunks = statChunks(geo);
+    if (chunks > 1) {
+      // Few channels over many elements: statistics from many workgroups per
+      // channel, then the normalisation one invocation per element.
+      const part = empty([geo.c * chunks]);
+      const u = { ...uniforms, chunk_len: Math.ceil(count / chunks), n_chunks: chunks };
+      for (const [moment, out] of [[1, mu], [2, va]] as const) {
+        e.dispatch(K.batchnorm, {
+          entry: 'stats_partial', constants: { MOMENT: moment },
+          buffers: { x: x.buffer, part_out: part.buffer, mean_in: mu.buffer }, // read only for the second moment
+          uniforms: u, workgroups: grid1d(geo.c * chunks, 1),
+        });
+        e.dispatch(K.batchnorm, {
+          entry: 'stats_finish',
+          buffers: { part_in: part.buffer, mean_out: out.buffer },
+          uniforms: u, workgroups: [Math.ceil(geo.c / 64)],
+        });
+      }
+      part.dispose();
+      e.dispatch(K.batchnorm, {
+        entry: 'eval_forward', constants: { AFFINE },
+        buffers: { x: x.buffer, ...wb, y: y.buffer, mean_in: mu.buffer, var_in: va.buffer },
+        uniforms: u, workgroups: grid1d(x.size, 64),
+      });
+    } else {
+      e.dispatch(K.batchnorm, {
+        entry: 'train_forward', constants: { AFFINE },
+        buffers: { x: x.buffer, ...wb, y: y.buffer, mean_out: mu.buffer, var_out: va.buffer },
+        uniforms, workgroups: channelGrid(geo.c),
+      });
+    }
     if (runningMean && runningVar) {
       // A raw dispatch, never recorded: the running statistics are state, not part of the graph.
       e.dispatch(K.batchnorm, {
@@ -182,3 +224,15 @@ function composedBackward(g: Tensor, x: Tensor, weight: Tensor | null, running: 
     : mul(inv, sub(sub(gw, mean(gw, axes, true)), mul(xhat, mean(mul(gw, xhat), axes, true))));
   return [dx, sum(mul(g, xhat), axes), sum(g, axes)];
 }
+
+// The tuner's probe: batch statistics of a classifier-sized activation.
+registerProbe('batchnorm', {
+  variants: ['single', 'split'],
+  run: () => {
+    tidy(() => {
+      const x = rand([4, 16, 64, 128], { seed: 3 });
+      batchNorm2d(x, null, null, null, null, { training: true });
+    });
+  },
+  select: (v) => { bnSplit.enabled = v === 'split'; },
+});
