@@ -178,3 +178,56 @@ fn stats_finish(@builtin(global_invocation_id) gid: vec3<u32>) {
   for (var k = 0u; k < p.n_chunks; k++) { acc += part_in[c * p.n_chunks + k]; }
   mean_out[c] = acc / f32(p.n_batch * p.plane);
 }
+
+// Backward split the same way: workgroup (c, k) sums (g, g·x̂) over chunk k
+// into part_out[2·(c·n_chunks + k)], bwd_finish adds the chunks into dbias
+// and dweight, bwd_apply forms dx one invocation per element.
+@compute @workgroup_size(256)
+fn bwd_partial(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let flat = wid.x + wid.y * nwg.x;
+  if (flat >= p.channels * p.n_chunks) { return; }
+  let c = flat / p.n_chunks;
+  let k = flat % p.n_chunks;
+  let count = p.n_batch * p.plane;
+  let r0 = k * p.chunk_len;
+  let r1 = min(r0 + p.chunk_len, count);
+  let mu = mean_in[c];
+  let inv = inverseSqrt(var_in[c] + p.eps);
+  var acc = vec2<f32>(0.0, 0.0);
+  for (var r = r0 + lid.x; r < r1; r += WG) {
+    let i = at(c, r);
+    let gi = g[i];
+    acc += vec2<f32>(gi, gi * (x[i] - mu) * inv);
+  }
+  let total = tree_sum(lid.x, acc);
+  if (lid.x == 0u) {
+    part_out[2u * flat] = total.x;
+    part_out[2u * flat + 1u] = total.y;
+  }
+}
+
+@compute @workgroup_size(64)
+fn bwd_finish(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c = gid.x;
+  if (c >= p.channels) { return; }
+  var acc = vec2<f32>(0.0, 0.0);
+  for (var k = 0u; k < p.n_chunks; k++) {
+    let j = 2u * (c * p.n_chunks + k);
+    acc += vec2<f32>(part_in[j], part_in[j + 1u]);
+  }
+  dbias[c] = acc.x;
+  dweight[c] = acc.y;
+}
+
+@compute @workgroup_size(64)
+fn bwd_apply(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * 64u;
+  let count = p.n_batch * p.plane;
+  if (i >= count * p.channels) { return; }
+  let c = (i / p.plane) % p.channels;
+  let inv = inverseSqrt(var_in[c] + p.eps);
+  let xh = (x[i] - mean_in[c]) * inv;
+  let k = select(0.0, 1.0 / f32(count), TRAIN == 1u);
+  // dbias = Σg and dweight = Σg·x̂ were written by bwd_finish; only read here
+  dx[i] = scale_of(c) * inv * (g[i] - k * (dbias[c] + xh * dweight[c]));
+}

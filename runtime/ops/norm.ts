@@ -189,8 +189,33 @@ function fusedBackward(g: Tensor, x: Tensor, weight: Tensor | null, mu: Tensor, 
   const dx = empty(x.shape);
   const dw = empty([geo.c]);
   const db = empty([geo.c]);
-  getEngine().dispatch(K.batchnorm, {
-    entry: 'backward', constants: { AFFINE: weight ? 1 : 0, TRAIN: training ? 1 : 0 },
+  const e = getEngine();
+  const constants = { AFFINE: weight ? 1 : 0, TRAIN: training ? 1 : 0 };
+  const chunks = statChunks(geo);
+  if (chunks > 1) {
+    const count = geo.n * geo.plane;
+    const u = { ...params(geo, eps), chunk_len: Math.ceil(count / chunks), n_chunks: chunks };
+    const part = empty([geo.c * chunks * 2]);
+    e.dispatch(K.batchnorm, {
+      entry: 'bwd_partial',
+      buffers: { x: x.buffer, g: g.buffer, mean_in: mu.buffer, var_in: va.buffer, part_out: part.buffer },
+      uniforms: u, workgroups: grid1d(geo.c * chunks, 1),
+    });
+    e.dispatch(K.batchnorm, {
+      entry: 'bwd_finish',
+      buffers: { part_in: part.buffer, dweight: dw.buffer, dbias: db.buffer },
+      uniforms: u, workgroups: [Math.ceil(geo.c / 64)],
+    });
+    e.dispatch(K.batchnorm, {
+      entry: 'bwd_apply', constants,
+      buffers: { x: x.buffer, weight: weight?.buffer ?? x.buffer, g: g.buffer, mean_in: mu.buffer, var_in: va.buffer, dbias: db.buffer, dweight: dw.buffer, dx: dx.buffer },
+      uniforms: u, workgroups: grid1d(x.size, 64),
+    });
+    part.dispose();
+    return [dx, dw, db];
+  }
+  e.dispatch(K.batchnorm, {
+    entry: 'backward', constants,
     buffers: {
       x: x.buffer, weight: weight?.buffer ?? x.buffer, g: g.buffer, mean_in: mu.buffer, var_in: va.buffer,
       dx: dx.buffer, dweight: dw.buffer, dbias: db.buffer,
