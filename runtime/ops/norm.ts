@@ -255,7 +255,7 @@ registerProbe('batchnorm', {
   variants: ['single', 'split'],
   run: () => {
     tidy(() => {
-      const x = rand([4, 16, 64, 128], { seed: 3 });
+      const x = rand([8, 32, 96, 128], { seed: 3 });
       batchNorm2d(x, null, null, null, null, { training: true });
     });
   },
