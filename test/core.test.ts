@@ -503,3 +503,25 @@ test('matmul broadcasts batch axes as torch.matmul, and rejects what torch rejec
     return o;
   }, [{ data: a, shape: [2, 1, 3, 4] }, { data: b, shape: [1, 3, 4, 2] }], {}, 'broadcast matmul grads');
 });
+
+test('a product with more row tiles than one grid dimension runs in row blocks', async () => {
+  // 2,200,001 rows of a per-pixel linear layer: 68,751 row tiles of 32 > 65,535
+  const M = 2_200_001;
+  const x = new Float32Array(M);
+  for (let i = 0; i < M; i++) x[i] = ((i * 7919) % 1000) / 500 - 1;
+  const w = [0.5, -2, 3], b = [1, 0, -1];
+  for (const variant of ['blocked', 'tiled'] as const) {
+    const prev = sl.matmulVariant();
+    sl.setMatmulVariant(variant);
+    try {
+      const y = await sl.linear(sl.tensor(x, [M, 1]), T(w, [3, 1]), T(b, [3])).read();
+      const rows = [0, 1, 2_097_087, 2_097_088, 2_097_089, M - 1]; // the blocked variant's first block ends at 2,097,088
+      for (const r of rows) {
+        for (let j = 0; j < 3; j++) expect(y[r * 3 + j], `${variant} row ${r}`).toBeCloseTo(x[r] * w[j] + b[j], 5);
+      }
+      expect(y.every(Number.isFinite)).toBe(true);
+    } finally {
+      sl.setMatmulVariant(prev);
+    }
+  }
+});

@@ -41,20 +41,32 @@ function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null
   const bb = be === b ? B.batch.reduce((p, q) => p * q, 1) : batch;
   const M = A.rows, N = B.cols, Kd = A.cols;
   const out = empty([...batchShape, M, N]);
-  if (out.size === 0) return out;
   const ar = a.shape[a.rank - 1]; // row length of a as stored
   const br = b.shape[b.rank - 1];
   const tiled = variant === 'tiled';
-  getEngine().dispatch(tiled ? K.matmulTiled : K.matmul, {
-    buffers: { a: ae.buffer, b: be.buffer, bias: (bias ?? a).buffer, c: out.buffer },
-    uniforms: {
-      m: M, n: N, k: Kd, batch,
-      a_rs: ta ? 1 : ar, a_cs: ta ? ar : 1, a_bs: ba === 1 ? 0 : M * Kd,
-      b_rs: tb ? 1 : br, b_cs: tb ? br : 1, b_bs: bb === 1 ? 0 : Kd * N,
-      c_bs: M * N, has_bias: bias ? 1 : 0,
-    },
-    workgroups: tiled ? [Math.ceil(N / 64), Math.ceil(M / 64), batch] : [Math.ceil(N / 32), Math.ceil(M / 32), batch],
-  });
+  const tile = tiled ? 64 : 32;
+  // A single product with more row tiles than one grid dimension allows runs
+  // in row blocks, each binding its slice of A and C (offsets stay 256-byte
+  // aligned because blocks are multiples of 64 rows).
+  const blockRows = batch === 1 ? Math.floor((65535 * tile) / 64) * 64 : M;
+  for (let r0 = 0; r0 < M && out.size > 0; r0 += blockRows) {
+    const rows = Math.min(blockRows, M - r0);
+    const aOff = r0 * (ta ? 1 : ar) * 4, cOff = r0 * N * 4;
+    getEngine().dispatch(tiled ? K.matmulTiled : K.matmul, {
+      buffers: {
+        a: aOff ? { buffer: ae.buffer, offset: aOff, size: ae.size * 4 - aOff } : ae.buffer,
+        b: be.buffer, bias: (bias ?? a).buffer,
+        c: cOff ? { buffer: out.buffer, offset: cOff, size: rows * N * 4 } : out.buffer,
+      },
+      uniforms: {
+        m: rows, n: N, k: Kd, batch,
+        a_rs: ta ? 1 : ar, a_cs: ta ? ar : 1, a_bs: ba === 1 ? 0 : M * Kd,
+        b_rs: tb ? 1 : br, b_cs: tb ? br : 1, b_bs: bb === 1 ? 0 : Kd * N,
+        c_bs: M * N, has_bias: bias ? 1 : 0,
+      },
+      workgroups: [Math.ceil(N / tile), Math.ceil(rows / tile), batch],
+    });
+  }
   if (ae !== a) ae.dispose();
   if (be !== b) be.dispose();
   return out;
