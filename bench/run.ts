@@ -12,7 +12,7 @@ import { isUnsupported, type Engine, type Samples } from './engine.js';
 import { sleeveEngine, unexportedOps } from './sleeve.js';
 import { tfjsEngines } from './tfjs.js';
 import { runTorch, type TorchCell } from './torch.js';
-import { adapterSlug, htmlChart, markdownTable, median, textTable, type Report, type Result, type Skip } from './report.js';
+import { adapterSlug, htmlChart, markdownTable, median, textTable, type Report, type Result } from './report.js';
 
 const HELP = `usage: npm run bench -- [options]
   --filter a,b     only workloads whose name contains one of these (e.g. conv, matmul, step)

@@ -148,20 +148,23 @@ fn backward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id)
   }
 }
 
+// Element range [start, end) of chunk k within a channel's N·plane values.
+fn chunk_span(k: u32) -> vec2<u32> {
+  let r0 = k * p.chunk_len;
+  return vec2<u32>(r0, min(r0 + p.chunk_len, p.n_batch * p.plane));
+}
+
 // Workgroup (c, k) sums chunk k of channel c into part_out[c·n_chunks + k].
 @compute @workgroup_size(256)
 fn stats_partial(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let flat = wid.x + wid.y * nwg.x;
   if (flat >= p.channels * p.n_chunks) { return; }
   let c = flat / p.n_chunks;
-  let k = flat % p.n_chunks;
-  let count = p.n_batch * p.plane;
-  let r0 = k * p.chunk_len;
-  let r1 = min(r0 + p.chunk_len, count);
+  let span = chunk_span(flat % p.n_chunks);
   var mu = 0.0;
   if (MOMENT == 2u) { mu = mean_in[c]; }
   var acc = 0.0;
-  for (var r = r0 + lid.x; r < r1; r += WG) {
+  for (var r = span.x + lid.x; r < span.y; r += WG) {
     let v = x[at(c, r)];
     if (MOMENT == 2u) { acc += (v - mu) * (v - mu); } else { acc += v; }
   }
@@ -187,14 +190,11 @@ fn bwd_partial(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
   let flat = wid.x + wid.y * nwg.x;
   if (flat >= p.channels * p.n_chunks) { return; }
   let c = flat / p.n_chunks;
-  let k = flat % p.n_chunks;
-  let count = p.n_batch * p.plane;
-  let r0 = k * p.chunk_len;
-  let r1 = min(r0 + p.chunk_len, count);
+  let span = chunk_span(flat % p.n_chunks);
   let mu = mean_in[c];
   let inv = inverseSqrt(var_in[c] + p.eps);
   var acc = vec2<f32>(0.0, 0.0);
-  for (var r = r0 + lid.x; r < r1; r += WG) {
+  for (var r = span.x + lid.x; r < span.y; r += WG) {
     let i = at(c, r);
     let gi = g[i];
     acc += vec2<f32>(gi, gi * (x[i] - mu) * inv);

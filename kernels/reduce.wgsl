@@ -77,30 +77,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   out[o] = acc;
 }
 
-// One workgroup per output: few outputs over many elements (a loss, batch
-// statistics, a bias gradient). Pairwise tree keeps f32 rounding small.
 var<workgroup> part: array<f32, 256>;
 
-@compute @workgroup_size(256)
-fn wide(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let o = wid.x + wid.y * nwg.x;
-  if (o >= p.n_out) { return; }
-  let base = base_of(o);
-  var acc = identity();
-  for (var r = lid.x; r < p.n_red; r += 256u) { acc = combine(acc, x[base + offset_of(r)]); }
-  part[lid.x] = acc;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s = s >> 1u) {
-    if (lid.x < s) { part[lid.x] = combine(part[lid.x], part[lid.x + s]); }
-    workgroupBarrier();
-  }
-  if (lid.x == 0u) { out[o] = part[0]; }
-}
-
-// First stage for very long reductions: workgroup (o, c) reduces elements
-// [c·chunk_len, (c+1)·chunk_len) of output o into partial[o·n_chunks + c];
-// a second dispatch reduces the partials. One workgroup per output would
-// leave all but one core idle on a full reduction.
+// Few outputs over many elements: workgroup (o, c) reduces elements
+// [c·chunk_len, (c+1)·chunk_len) of output o into out[o·n_chunks + c], with a
+// pairwise tree that keeps f32 rounding small. With one chunk this is one
+// workgroup per output (a loss, batch statistics, a bias gradient); with
+// several it is the first stage of a very long reduction, whose partials a
+// second dispatch reduces (one workgroup per output would leave all but one
+// core idle on a full reduction).
 @compute @workgroup_size(256)
 fn chunked(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let flat = wid.x + wid.y * nwg.x;

@@ -7,20 +7,10 @@ import { T, expectClose, f32, randArray, rng, setup, sl } from './helpers.js';
 import * as nn from '../runtime/nn/index.js';
 import { loadSafetensors, saveSafetensors } from '../runtime/io/safetensors.js';
 
+import { SmallNet } from './models.js';
+
 beforeAll(setup);
 
-/** The conv net used by several tests: conv → bn → leaky → pool → linear. */
-class SmallNet extends nn.Module {
-  features = this.register('features', new nn.Sequential(
-    new nn.Conv2d(1, 4, 3), new nn.BatchNorm2d(4), new nn.LeakyReLU(0.2), new nn.MaxPool2d(2),
-  ));
-  flatten = this.register('flatten', new nn.Flatten());
-  head = this.register('head', new nn.Linear(4 * 5 * 5, 3));
-
-  forward(x: sl.Tensor): sl.Tensor {
-    return this.head.call(this.flatten.call(this.features.call(x)));
-  }
-}
 
 const stats = (a: Float32Array) => {
   let s = 0, s2 = 0, lo = Infinity, hi = -Infinity;

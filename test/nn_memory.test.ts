@@ -5,23 +5,13 @@
 // garbage collector at a random moment and move the count.
 import { beforeAll, expect, test } from 'vitest';
 import { T, setup, sl } from './helpers.js';
-import * as nn from '../runtime/nn/index.js';
 import * as optim from '../runtime/optim/index.js';
 import { crossEntropy } from '../runtime/ops/loss.js';
 
+import { SmallNet } from './models.js';
+
 beforeAll(setup);
 
-class SmallNet extends nn.Module {
-  features = this.register('features', new nn.Sequential(
-    new nn.Conv2d(1, 4, 3), new nn.BatchNorm2d(4), new nn.LeakyReLU(0.2), new nn.MaxPool2d(2),
-  ));
-  flatten = this.register('flatten', new nn.Flatten());
-  head = this.register('head', new nn.Linear(4 * 5 * 5, 3));
-
-  forward(x: sl.Tensor): sl.Tensor {
-    return this.head.call(this.flatten.call(this.features.call(x)));
-  }
-}
 
 test('500 training steps of a conv net keep the live buffer count flat', async () => {
   sl.manualSeed(21);

@@ -54,13 +54,13 @@ function reduceRaw(op: 0 | 1, x: Tensor, axes: number[]): Tensor {
     return shaped;
   }
   const out = empty(keptShape(x, axes));
-  // Few outputs over many elements: a workgroup per output.
+  // Few outputs over many elements: a workgroup per output (one chunk).
   const wide = nRed >= 2048 && nOut <= 4096;
   e.dispatch(K.reduce, {
-    entry: wide ? 'wide' : 'main',
+    entry: wide ? 'chunked' : 'main',
     constants: { OP: op },
     buffers: { x: x.buffer, out: out.buffer },
-    uniforms: { ...uniforms, chunk_len: 0, n_chunks: 0 },
+    uniforms: { ...uniforms, chunk_len: wide ? nRed : 0, n_chunks: wide ? 1 : 0 },
     workgroups: wide ? grid1d(nOut, 1) : grid1d(nOut, 64),
   });
   return out;
