@@ -22,6 +22,8 @@ type GpuProvider = () => GPU | undefined;
 let provider: GpuProvider = () =>
   (typeof navigator !== 'undefined' ? (navigator as Navigator & { gpu?: GPU }).gpu : undefined);
 let current: GPUDevice | null = null;
+// Smallest subgroup the adapter may run (0: unknown, treated as no subgroups).
+let subgroupMin = 0;
 let adapterReport: AdapterReport = { vendor: 'unknown', architecture: '', description: 'injected device', device: '' };
 let pendingError: Error | null = null;
 let lostInfo: string | null = null;
@@ -58,13 +60,18 @@ export async function initDevice(opts: InitOptions = {}): Promise<GPUDevice> {
     const v = adapter.limits[k];
     if (typeof v === 'number') requiredLimits[k] = v;
   }
-  const device = await adapter.requestDevice({ requiredLimits });
+  // Subgroups let kernels share loaded values between lanes (see kernels that
+  // `enable subgroups`); kernels fall back to plain loads where it is missing.
+  const requiredFeatures = (['subgroups'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   adopt(device, adapter);
   return device;
 }
 
 function adopt(device: GPUDevice, adapter: GPUAdapter | null): void {
   current = device;
+  const sizes = (adapter?.info ?? (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo) as { subgroupMinSize?: number } | undefined;
+  subgroupMin = sizes?.subgroupMinSize ?? 0;
   pendingError = null;
   lostInfo = null;
   const info = adapter?.info ?? (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
@@ -91,6 +98,15 @@ export function getDevice(): GPUDevice {
   if (!current) throw new Error('sleeve: runtime not initialised: `await init()` first');
   if (lostInfo) throw new Error(`sleeve: GPU device lost (${lostInfo})`);
   return current;
+}
+
+/**
+ * Whether kernels may `enable subgroups` and count on at least `minLanes`
+ * lanes per subgroup (the device has the feature and the adapter says so).
+ */
+export function hasSubgroups(minLanes = 8): boolean {
+  if (!current || !current.features.has('subgroups')) return false;
+  return subgroupMin >= minLanes;
 }
 
 export function hasDevice(): boolean {

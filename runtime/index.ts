@@ -1,5 +1,5 @@
 // The runtime's public surface (browser-safe: no node: imports anywhere below).
-export { getDevice, adapterInfo, setGpuProvider, type AdapterReport, type InitOptions } from './device.js';
+export { getDevice, adapterInfo, hasSubgroups, setGpuProvider, type AdapterReport, type InitOptions } from './device.js';
 import { getEngine } from './engine.js';
 export { getEngine };
 export { Tensor, tensor, empty, tidy, keep, memory, sizeOf, type Shape } from './tensor.js';

@@ -8,8 +8,11 @@ import layout from '../kernels/layout.wgsl';
 import reduce from '../kernels/reduce.wgsl';
 import matmul from '../kernels/matmul.wgsl';
 import matmulTiled from '../kernels/matmul_tiled.wgsl';
+import matmulSubgroup from '../kernels/matmul_subgroup.wgsl';
 import fill from '../kernels/fill.wgsl';
+import conv2dCommon from '../kernels/conv2d_common.wgsl';
 import conv2d from '../kernels/conv2d.wgsl';
+import conv2dSubgroup from '../kernels/conv2d_subgroup.wgsl';
 import conv2dGrad from '../kernels/conv2d_grad.wgsl';
 import batchnorm from '../kernels/batchnorm.wgsl';
 import maxpool from '../kernels/maxpool.wgsl';
@@ -26,8 +29,11 @@ export const K = {
   reduce: new Kernel('reduce.wgsl', reduce),
   matmul: new Kernel('matmul.wgsl', matmul),
   matmulTiled: new Kernel('matmul_tiled.wgsl', matmulTiled),
+  matmulSubgroup: new Kernel('matmul_subgroup.wgsl', matmulSubgroup),
   fill: new Kernel('fill.wgsl', fill),
-  conv2d: new Kernel('conv2d.wgsl', conv2d),
+  conv2d: new Kernel('conv2d.wgsl', conv2dCommon + conv2d),
+  // `enable` must open the module, before the shared part.
+  conv2dSubgroup: new Kernel('conv2d_subgroup.wgsl', 'enable subgroups;\n' + conv2dCommon + conv2dSubgroup),
   conv2dGrad: new Kernel('conv2d_grad.wgsl', conv2dGrad),
   batchnorm: new Kernel('batchnorm.wgsl', batchnorm),
   maxpool: new Kernel('maxpool.wgsl', maxpool),

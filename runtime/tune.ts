@@ -4,10 +4,10 @@
 // channel; GPUs want the opposite. Each op registers a probe (its candidates,
 // how to run one, how to select one); tune() times the candidates on this
 // adapter and keeps the fastest.
-import { adapterInfo } from './device.js';
+import { adapterInfo, hasSubgroups } from './device.js';
 import { getEngine } from './engine.js';
 
-export type MatmulVariant = 'blocked' | 'tiled';
+export type MatmulVariant = 'blocked' | 'tiled' | 'subgroup';
 
 export interface TuneResult {
   adapter: string;
@@ -20,6 +20,8 @@ export interface TuneResult {
 
 interface Probe {
   variants: readonly string[];
+  /** a candidate this device cannot run is left out (default: all can) */
+  available?: (variant: string) => boolean;
   run: (variant: string) => void;
   select: (variant: string) => void;
 }
@@ -45,7 +47,8 @@ export function registerProbe(name: string, probe: Probe): void {
 /** ops/matmul.ts registers how to run one product of the probe size. */
 export function registerMatmulProbe(run: (variant: MatmulVariant) => void): void {
   registerProbe('matmul', {
-    variants: ['blocked', 'tiled'],
+    variants: ['blocked', 'tiled', 'subgroup'],
+    available: (v) => v !== 'subgroup' || hasSubgroups(8),
     run: (v) => run(v as MatmulVariant),
     select: (v) => setMatmulVariant(v as MatmulVariant),
   });
@@ -64,7 +67,7 @@ async function timeIt(run: () => void, reps: number): Promise<number> {
 /** Measure the candidates on this adapter and keep the fastest. */
 export async function tune(): Promise<TuneResult> {
   const info = adapterInfo();
-  const key = `${info.vendor}|${info.architecture}|${info.description}|${info.device}`;
+  const key = `${info.vendor}|${info.architecture}|${info.description}|${info.device}|${hasSubgroups(8) ? 'sg' : ''}`;
   const hit = cache.get(key);
   if (hit) {
     for (const [name, v] of Object.entries(hit.chosen)) probes.get(name)?.select(v);
@@ -72,7 +75,8 @@ export async function tune(): Promise<TuneResult> {
   }
   const timings: Record<string, number> = {};
   const chosen: Record<string, string> = {};
-  for (const [name, probe] of probes) {
+  for (const [name, all] of probes) {
+    const probe = { ...all, variants: all.variants.filter((v) => all.available?.(v) ?? true) };
     // Alternate the candidates over several rounds and keep each one's best
     // round: a burst of load from another process then hits both alike.
     for (const v of probe.variants) timings[`${name}:${v}`] = Infinity;

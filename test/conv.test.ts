@@ -107,6 +107,33 @@ describe('conv2d input and weight gradients as ops', () => {
   });
 });
 
+// conv2d_subgroup.wgsl (picked by the tuner where subgroups exist) serves
+// reductions over ≥ 8 channels: every geometry above, widened by 8 channels
+// on both sides (so 9..25, none a multiple of 8), through both kernels.
+describe('fwd and input grad with each kernel', () => {
+  const wide = convCases.map((c) => ({ ...c, x: [c.x[0], c.x[1] + 8, ...c.x.slice(2)], w: [c.w[0] + 8, c.w[1] + 8, ...c.w.slice(2)] }));
+  for (const variant of ['plain', 'subgroup'] as const) {
+    test(variant, async (ctx) => {
+      if (variant === 'subgroup' && !sl.hasSubgroups(8)) ctx.skip();
+      const prev = cv.convSubgroup.enabled;
+      cv.convSubgroup.enabled = variant === 'subgroup';
+      try {
+        for (const [k, c] of wide.entries()) {
+          const geo = ref.convGeo(c.x, c.w, c.opts);
+          const { x, w, b } = inputs(c, 500 + k, c.w[0]);
+          const y = cv.conv2d(T(x, c.x), T(w, c.w), c.bias ? T(b, [c.w[0]]) : null, c.opts);
+          expectClose(await y.read(), ref.conv2d(x, c.x, w, c.w, c.bias ? b : null, c.opts).data, FWD, `${variant} ${c.name}: forward`);
+          const u = f32(randArray(prod(ref.yShape(geo)), rng(600 + k)));
+          const gx = cv.conv2dInputGrad(T(u, ref.yShape(geo)), T(w, c.w), c.x, c.opts);
+          expectClose(await gx.read(), ref.convData(u, w, null, geo), FWD, `${variant} ${c.name}: input grad`);
+        }
+      } finally {
+        cv.convSubgroup.enabled = prev;
+      }
+    });
+  }
+});
+
 interface ConvTCase {
   name: string;
   x: number[];

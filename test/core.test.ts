@@ -343,27 +343,58 @@ describe('random', () => {
 });
 
 describe('matmul variants', () => {
-  test('the shared-memory tiled variant matches the reference on odd sizes, transposed and batched', async () => {
-    const cases: [number[], number[], boolean, boolean][] = [
-      [[67, 33], [33, 129], false, false],
-      [[33, 67], [129, 33], true, true],
-      [[3, 17, 70], [70, 5], false, false],
-    ];
-    for (const [as, bs, ta, tb] of cases) {
-      const r = rng(prod(as) + 3);
-      const a = f32(randArray(prod(as), r)), b = f32(randArray(prod(bs), r));
-      const out = sl.matmulWith('tiled', T(a, as), T(b, bs), { transA: ta, transB: tb });
-      expectClose(await out.read(), ref.matmul(a, as, b, bs, ta, tb), { rtol: 1e-5, atol: 1e-4 }, `tiled [${as}]·[${bs}]`);
+  // Odd sizes on every edge of the variants' tiles (16×128 rows×columns and
+  // 8-step K chunks for the subgroup one), transposed, batched and broadcast.
+  const cases: [number[], number[], boolean, boolean][] = [
+    [[67, 33], [33, 129], false, false],
+    [[33, 67], [129, 33], true, true],
+    [[3, 17, 70], [70, 5], false, false],
+    [[1, 1], [1, 1], false, false],
+    [[2, 19, 9], [2, 9, 131], false, false],
+    [[129, 7], [257, 7], false, true],
+  ];
+  for (const variant of ['tiled', 'subgroup'] as const) {
+    test(`the ${variant} variant matches the reference on odd sizes, transposed and batched`, async (ctx) => {
+      if (variant === 'subgroup' && !sl.hasSubgroups(8)) ctx.skip();
+      for (const [as, bs, ta, tb] of cases) {
+        const r = rng(prod(as) + 3);
+        const a = f32(randArray(prod(as), r)), b = f32(randArray(prod(bs), r));
+        const out = sl.matmulWith(variant, T(a, as), T(b, bs), { transA: ta, transB: tb });
+        expectClose(await out.read(), ref.matmul(a, as, b, bs, ta, tb), { rtol: 1e-5, atol: 1e-4 }, `${variant} [${as}]·[${bs}]`);
+      }
+    });
+  }
+
+  test('the subgroup variant adds the bias and reads an inf in B only where A uses it', async (ctx) => {
+    if (!sl.hasSubgroups(8)) ctx.skip();
+    const prev = sl.matmulVariant();
+    sl.setMatmulVariant('subgroup');
+    try {
+      // K = 5: the kernel's 8-step chunk runs past K; B's last row holds an inf
+      // that the zero-padded steps must not turn into NaN.
+      const r = rng(11);
+      const x = f32(randArray(3 * 5, r)), w = f32(randArray(4 * 5, r)), bias = f32([1, -2, 3, 0.5]);
+      const y = await sl.linear(T(x, [3, 5]), T(w, [4, 5]), T(bias, [4])).read();
+      const want = ref.matmul(x, [3, 5], w, [4, 5], false, true).map((v, i) => v + bias[i % 4]);
+      expectClose(y, want, { rtol: 1e-5, atol: 1e-5 }, 'linear with bias');
+      const b = new Float32Array(5 * 3).fill(1);
+      b[4 * 3 + 1] = Infinity; // B[4, 1]
+      const a = new Float32Array(2 * 5).fill(0.5);
+      a[1 * 5 + 4] = 0; // row 1 multiplies the inf by 0 → NaN, as IEEE says
+      const c = await sl.matmul(T(a, [2, 5]), T(b, [5, 3])).read();
+      expect(Array.from(c)).toEqual([2.5, Infinity, 2.5, 2, NaN, 2]);
+    } finally {
+      sl.setMatmulVariant(prev);
     }
   });
 
-  test('tune() times every candidate and picks the faster', async () => {
+  test('tune() times every candidate and picks the fastest', async () => {
     const res = await sl.tune();
-    for (const [probe, pair] of [['matmul', ['blocked', 'tiled']], ['batchnorm', ['single', 'split']]] as const) {
-      const [a, b] = pair.map((v) => res.timings[`${probe}:${v}`]);
-      expect(a).toBeGreaterThan(0);
-      expect(b).toBeGreaterThan(0);
-      expect(res.chosen[probe]).toBe(b < a ? pair[1] : pair[0]);
+    const matmuls = sl.hasSubgroups(8) ? ['blocked', 'tiled', 'subgroup'] : ['blocked', 'tiled'];
+    for (const [probe, candidates] of [['matmul', matmuls], ['batchnorm', ['single', 'split']]] as const) {
+      const times = candidates.map((v) => res.timings[`${probe}:${v}`]);
+      for (const t of times) expect(t).toBeGreaterThan(0);
+      expect(res.chosen[probe]).toBe(candidates[times.indexOf(Math.min(...times))]);
     }
     expect(sl.matmulVariant()).toBe(res.chosen.matmul);
     console.log(`tune on ${res.adapter}:`, res.timings);
@@ -510,7 +541,8 @@ test('a product with more row tiles than one grid dimension runs in row blocks',
   const x = new Float32Array(M);
   for (let i = 0; i < M; i++) x[i] = ((i * 7919) % 1000) / 500 - 1;
   const w = [0.5, -2, 3], b = [1, 0, -1];
-  for (const variant of ['blocked', 'tiled'] as const) {
+  for (const variant of ['blocked', 'tiled', 'subgroup'] as const) {
+    if (variant === 'subgroup' && !sl.hasSubgroups(8)) continue;
     const prev = sl.matmulVariant();
     sl.setMatmulVariant(variant);
     try {

@@ -8,9 +8,12 @@
 // Each is a recorded op whose backward is made of the other two, so the
 // gradient of a gradient (WGAN-GP's penalty) needs nothing more.
 import { record } from '../autograd.js';
+import { hasSubgroups } from '../device.js';
 import { grid1d, getEngine } from '../engine.js';
 import { K } from '../kernels.js';
-import { empty, view, type Shape, type Tensor } from '../tensor.js';
+import { empty, tidy, view, type Shape, type Tensor } from '../tensor.js';
+import { registerProbe } from '../tune.js';
+import { rand } from './random.js';
 import { add } from './elementwise.js';
 import { sum } from './reduce.js';
 
@@ -102,12 +105,20 @@ function uniformsOf(g: Geo): Record<string, number> {
 
 const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
 
+/** Whether fwd/data may use conv2d_subgroup.wgsl (set by the tuner's probe). */
+export const convSubgroup = { enabled: false };
+
+/** The kernel for a reduction over `channels`: the subgroup one works in
+ * chunks of 8 channels, so below 8 it would mostly multiply zeros. */
+const fwdDataKernel = (channels: number) =>
+  convSubgroup.enabled && channels >= 8 && hasSubgroups(8) ? K.conv2dSubgroup : K.conv2d;
+
 function fwdKernel(x: Tensor, w: Tensor, b: Tensor | null, g: Geo): Tensor {
   const out = empty(yShape(g));
   if (out.size === 0) return out;
   const [gx, gy] = grid1d(g.n * g.ho * g.wo, FOUR_WG);
   const block = channelBlock(g.cout);
-  getEngine().dispatch(K.conv2d, {
+  getEngine().dispatch(fwdDataKernel(g.cin), {
     entry: 'fwd',
     constants: { BLOCK: block },
     buffers: { src: x.buffer, wt: w.buffer, bias: (b ?? w).buffer, dst: out.buffer },
@@ -124,7 +135,7 @@ function dataKernel(u: Tensor, w: Tensor, b: Tensor | null, g: Geo): Tensor {
   const phasePixels = g.n * Math.ceil(g.h / g.sh) * Math.ceil(g.w / g.sw);
   const [gx, gy] = grid1d(phasePixels, FOUR_WG);
   const block = channelBlock(g.cin);
-  getEngine().dispatch(K.conv2d, {
+  getEngine().dispatch(fwdDataKernel(g.cout), {
     entry: 'data',
     constants: { BLOCK: block },
     buffers: { src: u.buffer, wt: w.buffer, bias: (b ?? w).buffer, dst: out.buffer },
@@ -344,3 +355,16 @@ export function convTranspose2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts
   const geo: Geo = { n, cin: cout, h: hout, w: wout, cout: cin, ho: h, wo: wd, kh, kw, ...sp };
   return dataOp(x, w, bias ?? null, geo);
 }
+
+// The tuner's probe: a critic-sized layer (64 → 32 channels, 5×5, stride 2).
+registerProbe('conv', {
+  variants: ['plain', 'subgroup'],
+  available: (v) => v !== 'subgroup' || hasSubgroups(8),
+  run: () => {
+    tidy(() => {
+      const x = rand([4, 64, 24, 24], { seed: 5 }), w = rand([32, 64, 5, 5], { seed: 6 });
+      fwdKernel(x, w, null, convGeo(x.shape, w.shape, { stride: 2, padding: 2 }, 'conv2d'));
+    });
+  },
+  select: (v) => { convSubgroup.enabled = v === 'subgroup'; },
+});

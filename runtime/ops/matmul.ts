@@ -43,16 +43,17 @@ function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null
   const out = empty([...batchShape, M, N]);
   const ar = a.shape[a.rank - 1]; // row length of a as stored
   const br = b.shape[b.rank - 1];
-  const tiled = variant === 'tiled';
-  const tile = tiled ? 64 : 32;
+  // Output tile of one workgroup, rows × columns, per variant.
+  const [tileRows, tileCols] = variant === 'tiled' ? [64, 64] : variant === 'subgroup' ? [16, 128] : [32, 32];
+  const kernel = variant === 'tiled' ? K.matmulTiled : variant === 'subgroup' ? K.matmulSubgroup : K.matmul;
   // A single product with more row tiles than one grid dimension allows runs
   // in row blocks, each binding its slice of A and C (offsets stay 256-byte
   // aligned because blocks are multiples of 64 rows).
-  const blockRows = batch === 1 ? Math.floor((65535 * tile) / 64) * 64 : M;
+  const blockRows = batch === 1 ? Math.floor((65535 * tileRows) / 64) * 64 : M;
   for (let r0 = 0; r0 < M && out.size > 0; r0 += blockRows) {
     const rows = Math.min(blockRows, M - r0);
     const aOff = r0 * (ta ? 1 : ar) * 4, cOff = r0 * N * 4;
-    getEngine().dispatch(tiled ? K.matmulTiled : K.matmul, {
+    getEngine().dispatch(kernel, {
       buffers: {
         a: aOff ? { buffer: ae.buffer, offset: aOff, size: ae.size * 4 - aOff } : ae.buffer,
         b: be.buffer, bias: (bias ?? a).buffer,
@@ -64,7 +65,7 @@ function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null
         b_rs: tb ? 1 : br, b_cs: tb ? br : 1, b_bs: bb === 1 ? 0 : Kd * N,
         c_bs: M * N, has_bias: bias ? 1 : 0,
       },
-      workgroups: [Math.ceil(N / tile), Math.ceil(rows / tile), batch],
+      workgroups: [Math.ceil(N / tileCols), Math.ceil(rows / tileRows), batch],
     });
   }
   if (ae !== a) ae.dispose();

@@ -1,0 +1,183 @@
+// conv2d.wgsl's two entries (forward, and input gradient = conv-transpose
+// forward) for adapters with subgroups of at least 8 lanes; same grid, same
+// blocks of 4 pixels × BLOCK channels per invocation, same results.
+//
+// The difference is how weights arrive. Every invocation of a workgroup
+// needs the same weights, but lavapipe cannot see that (the address depends
+// on loop counters) and loads them lane by lane, 8 times over. Here the
+// reduction channels go in chunks of 8: lane l of each group of 8 loads the
+// weights of channel r0 + l, once, and each of the 8 steps takes them from
+// its lane with subgroupBroadcast. Weight loads per pixel value fall from
+// BLOCK to BLOCK / 8. Parameters, bindings and helpers: conv2d_common.wgsl.
+//
+// No early return: subgroupBroadcast needs every lane of the subgroup to
+// reach it, so lanes past the last pixel compute on clamped addresses and
+// store nothing.
+
+var<private> acc: array<vec4<f32>, 4>; // acc[pixel][channel], channels 0..3
+var<private> acc2: array<vec4<f32>, 4>; // channels 4..7 when BLOCK is 8
+var<private> xoff: vec4<i32>; // the 4 pixels' offsets at reduction channel 0
+var<private> xok: vec4<bool>; // pixel inside the image at this tap
+var<private> xstride: i32; // between reduction channels in src
+var<private> rlen: i32; // reduction channels
+
+// The 4 pixels' values at reduction channel r: zero in the padding and past
+// the last channel (whose weights are zero too, but its clamped read could
+// be an inf).
+fn gather(r: i32) -> vec4<f32> {
+  let o = xoff + vec4<i32>(min(r, rlen - 1) * xstride);
+  let v = vec4<f32>(src[o.x], src[o.y], src[o.z], src[o.w]);
+  return select(vec4<f32>(0.0), v, xok & vec4<bool>(r < rlen));
+}
+
+fn tap(v: vec4<f32>, w: vec4<f32>, w2: vec4<f32>) {
+  acc[0] = fma(vec4<f32>(v.x), w, acc[0]);
+  acc[1] = fma(vec4<f32>(v.y), w, acc[1]);
+  acc[2] = fma(vec4<f32>(v.z), w, acc[2]);
+  acc[3] = fma(vec4<f32>(v.w), w, acc[3]);
+  if (BLOCK == 8) {
+    acc2[0] = fma(vec4<f32>(v.x), w2, acc2[0]);
+    acc2[1] = fma(vec4<f32>(v.y), w2, acc2[1]);
+    acc2[2] = fma(vec4<f32>(v.z), w2, acc2[2]);
+    acc2[3] = fma(vec4<f32>(v.w), w2, acc2[3]);
+  }
+}
+
+// Weights of the block's channels at reduction channel r, zero past the last.
+fn weights(base: vec4<i32>, r: i32, step: i32) -> vec4<f32> {
+  let o = base + vec4<i32>(min(r, rlen - 1) * step);
+  return select(vec4<f32>(0.0), vec4<f32>(wt[o.x], wt[o.y], wt[o.z], wt[o.w]), r < rlen);
+}
+
+// Reduction channels r0 .. r0+7 at one tap. base/base2: the weight offsets
+// of the block's channels at reduction channel 0; step: between reduction
+// channels in wt.
+fn chunk(r0: i32, base: vec4<i32>, base2: vec4<i32>, step: i32, lane: i32) {
+  let wa = weights(base, r0 + lane, step);
+  var wb = vec4<f32>(0.0);
+  if (BLOCK == 8) { wb = weights(base2, r0 + lane, step); }
+  tap(gather(r0), subgroupBroadcast(wa, 0u), subgroupBroadcast(wb, 0u));
+  tap(gather(r0 + 1), subgroupBroadcast(wa, 1u), subgroupBroadcast(wb, 1u));
+  tap(gather(r0 + 2), subgroupBroadcast(wa, 2u), subgroupBroadcast(wb, 2u));
+  tap(gather(r0 + 3), subgroupBroadcast(wa, 3u), subgroupBroadcast(wb, 3u));
+  tap(gather(r0 + 4), subgroupBroadcast(wa, 4u), subgroupBroadcast(wb, 4u));
+  tap(gather(r0 + 5), subgroupBroadcast(wa, 5u), subgroupBroadcast(wb, 5u));
+  tap(gather(r0 + 6), subgroupBroadcast(wa, 6u), subgroupBroadcast(wb, 6u));
+  tap(gather(r0 + 7), subgroupBroadcast(wa, 7u), subgroupBroadcast(wb, 7u));
+}
+
+fn store(ob: vec4<i32>, c0: i32, stride: i32, count: i32, first: i32, total: i32) {
+  for (var j = 0; j < 4; j++) {
+    if (first + j * WG >= total) { break; }
+    for (var i = 0; i < BLOCK; i++) {
+      let c = c0 + i;
+      if (c >= count) { break; }
+      var v = select(acc2[j][i & 3], acc[j][i & 3], i < 4);
+      if (p.has_bias != 0) { v += bias[c]; }
+      dst[ob[j] + c * stride] = v;
+    }
+  }
+}
+
+// y = conv(x, w) + bias; grid as conv2d.wgsl's fwd.
+@compute @workgroup_size(64)
+fn fwd(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
+       @builtin(num_workgroups) nwg: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {
+  let plane_o = p.ho * p.wo;
+  let total = p.n * plane_o;
+  let first = i32(wid.x + wid.y * nwg.x) * (4 * WG) + i32(lid.x);
+  let co0 = i32(wid.z) * BLOCK;
+  let plane = p.h * p.w;
+  let kk = p.kh * p.kw;
+  let wrow = clamp4(co0, p.c_out - 1) * (p.c_in * kk);
+  let wrow2 = clamp4(co0 + 4, p.c_out - 1) * (p.c_in * kk);
+  var ih0: vec4<i32>;
+  var iw0: vec4<i32>;
+  var xb: vec4<i32>;
+  var ob: vec4<i32>;
+  for (var j = 0; j < 4; j++) {
+    let m = min(first + j * WG, total - 1);
+    let nn = m / plane_o;
+    let r = m - nn * plane_o;
+    let oh = r / p.wo;
+    let ow = r - oh * p.wo;
+    ih0[j] = oh * p.sh - p.pad_h;
+    iw0[j] = ow * p.sw - p.pad_w;
+    xb[j] = nn * p.c_in * plane;
+    ob[j] = nn * p.c_out * plane_o + r;
+  }
+  xstride = plane;
+  rlen = p.c_in;
+  let lane = i32(sl % 8u);
+  for (var ky = 0; ky < p.kh; ky++) {
+    let ih = ih0 + vec4<i32>(ky * p.dh);
+    let row_ok = in_range(ih, p.h);
+    for (var kx = 0; kx < p.kw; kx++) {
+      let iw = iw0 + vec4<i32>(kx * p.dw);
+      xok = row_ok & in_range(iw, p.w);
+      xoff = select(vec4<i32>(0), xb + ih * p.w + iw, xok);
+      let wk = vec4<i32>(ky * p.kw + kx);
+      for (var c0 = 0; c0 < p.c_in; c0 += 8) {
+        chunk(c0, wrow + wk, wrow2 + wk, kk, lane);
+      }
+    }
+  }
+  store(ob, co0, plane_o, p.c_out, first, total);
+}
+
+// x-space result of y-space input g (see conv2d.wgsl's data for the stride
+// phases); grid as there.
+@compute @workgroup_size(64)
+fn data(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {
+  let ci_blocks = (p.c_in + BLOCK - 1) / BLOCK;
+  let z = i32(wid.z);
+  let phase = z / ci_blocks;
+  let ci0 = (z - phase * ci_blocks) * BLOCK;
+  let qh = phase / p.sw;
+  let qw = phase - qh * p.sw;
+  let gh = (p.h - qh + p.sh - 1) / p.sh;
+  let gw = (p.w - qw + p.sw - 1) / p.sw;
+  let sub = gh * gw;
+  let total = p.n * sub;
+  let first = i32(wid.x + wid.y * nwg.x) * (4 * WG) + i32(lid.x);
+  let plane = p.h * p.w;
+  let plane_o = p.ho * p.wo;
+  let kk = p.kh * p.kw;
+  let wst = p.c_in * kk;
+  let wcol = clamp4(ci0, p.c_in - 1) * kk;
+  let wcol2 = clamp4(ci0 + 4, p.c_in - 1) * kk;
+  var a: vec4<i32>;
+  var b: vec4<i32>;
+  var gb: vec4<i32>;
+  var ob: vec4<i32>;
+  for (var j = 0; j < 4; j++) {
+    // A phase with no pixels (h < sh) still runs its lanes, on clamped offsets.
+    let m = max(min(first + j * WG, total - 1), 0);
+    let nn = m / max(sub, 1);
+    let r = m - nn * sub;
+    a[j] = r / max(gw, 1);
+    b[j] = r - a[j] * gw;
+    gb[j] = nn * p.c_out * plane_o;
+    ob[j] = nn * p.c_in * plane + (qh + p.sh * a[j]) * p.w + qw + p.sw * b[j];
+  }
+  xstride = plane_o;
+  rlen = p.c_out;
+  let lane = i32(sl % 8u);
+  let ky0 = first_live(qh + p.pad_h, p.dh, p.sh, p.ky_step, p.kh);
+  let kx0 = first_live(qw + p.pad_w, p.dw, p.sw, p.kx_step, p.kw);
+  for (var ky = ky0; ky < p.kh; ky += p.ky_step) {
+    let oh = a + vec4<i32>((qh + p.pad_h - ky * p.dh) / p.sh);
+    let row_ok = in_range(oh, p.ho);
+    for (var kx = kx0; kx < p.kw; kx += p.kx_step) {
+      let ow = b + vec4<i32>((qw + p.pad_w - kx * p.dw) / p.sw);
+      xok = row_ok & in_range(ow, p.wo);
+      xoff = select(vec4<i32>(0), gb + oh * p.wo + ow, xok);
+      let wk = vec4<i32>(ky * p.kw + kx);
+      for (var c0 = 0; c0 < p.c_out; c0 += 8) {
+        chunk(c0, wcol + wk, wcol2 + wk, wst, lane);
+      }
+    }
+  }
+  store(ob, ci0, plane, p.c_in, first, total);
+}
