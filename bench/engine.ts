@@ -5,6 +5,13 @@ import type { InputCache, Workload } from './workloads.js';
 
 export type Samples = Record<string, number[]>;
 
+/** One kernel's share of a profiled run. */
+export interface KernelShare {
+  kernel: string;
+  calls: number;
+  ms: number;
+}
+
 export interface Prepared {
   /** One run whose outputs are read back and sampled (also a warm-up). */
   check(): Promise<Samples>;
@@ -24,6 +31,8 @@ export interface Engine {
   prepare(w: Workload, data: InputCache): Promise<Prepared | Unsupported>;
   /** The first device (validation) error since the last call, if the engine can see them. */
   takeError?(): string | null;
+  /** GPU time per kernel of what `fn` runs (engines that can stamp their kernels). */
+  profile?(fn: () => Promise<void>): Promise<KernelShare[]>;
   close?(): Promise<void>;
 }
 

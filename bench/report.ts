@@ -17,6 +17,8 @@ export interface Result {
   check: string;
   /** This engine's median over sleeve's (> 1: sleeve is faster). */
   ratio_vs_sleeve?: number;
+  /** --profile: GPU time per kernel in one extra run, largest first. */
+  kernels?: { kernel: string; calls: number; ms: number }[];
 }
 
 export interface Skip {
@@ -36,6 +38,8 @@ export interface Report {
   load_avg_end?: number;
   settings: Record<string, unknown>;
   notes: string[];
+  /** GFLOP/s of a load-free fp32 FMA loop on this adapter (bench/peak.ts): the WGSL ceiling. */
+  fma_peak_gflops?: number;
   results: Result[];
   skipped: Skip[];
 }

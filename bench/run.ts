@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { WORKLOADS, PROBES, InputCache, type Expected } from './workloads.js';
 import { isUnsupported, type Engine, type Samples } from './engine.js';
 import { sleeveEngine, unexportedOps } from './sleeve.js';
+import { fmaPeak } from './peak.js';
 import { tfjsEngines } from './tfjs.js';
 import { runTorch, type TorchCell } from './torch.js';
 import { adapterSlug, htmlChart, markdownTable, median, textTable, type Report, type Result } from './report.js';
@@ -28,6 +29,7 @@ const HELP = `usage: npm run bench -- [options]
   --save           write bench/results-<adapter>.json and .html
   --slug NAME      the <adapter> part of --save's file name (e.g. nvidia-h200: Dawn names the driver, not the card)
   --markdown       also print the table as Markdown (for bench/RESULTS.md)
+  --profile        after timing, run sleeve once more with GPU timestamps per kernel (JSON: kernels)
   --list           list the workloads and exit`;
 
 interface Opts {
@@ -41,6 +43,7 @@ interface Opts {
   save: boolean;
   slug: string | null;
   markdown: boolean;
+  profile: boolean;
   quick: boolean;
 }
 
@@ -50,7 +53,7 @@ function parseArgs(argv: string[]): Opts | null {
     const a = argv[i];
     if (!a.startsWith('--')) throw new Error(`bench: unexpected argument '${a}'\n${HELP}`);
     const [k, inline] = a.slice(2).split('=', 2);
-    if (['quick', 'save', 'markdown', 'help', 'list'].includes(k)) o[k] = true;
+    if (['quick', 'save', 'markdown', 'profile', 'help', 'list'].includes(k)) o[k] = true;
     else if (['filter', 'engines', 'runs', 'warmup', 'cap', 'budget', 'json', 'slug'].includes(k)) {
       const v = inline ?? argv[++i];
       if (v === undefined) throw new Error(`bench: --${k} needs a value`);
@@ -84,6 +87,7 @@ function parseArgs(argv: string[]): Opts | null {
     save: !!o.save,
     slug: typeof o.slug === 'string' ? o.slug.replace(/[^a-zA-Z0-9._-]+/g, '-') : null,
     markdown: !!o.markdown,
+    profile: !!o.profile,
     quick,
   };
 }
@@ -183,6 +187,11 @@ async function main(): Promise<void> {
     results: [],
     skipped: [],
   };
+  if (want('sleeve')) {
+    const peak = await fmaPeak();
+    rep.fma_peak_gflops = peak.gflops;
+    rep.notes.push(`WGSL fp32 FMA ceiling on this adapter (bench/peak.ts, a load-free loop): ${peak.gflops.toFixed(1)} GFLOP/s (${peak.workgroups}×64 lanes × ${peak.iters * 64} FMAs in ${peak.ms.toFixed(0)} ms)`);
+  }
   const a = rep.adapter;
   console.log(`sleeve bench — ${rep.date}`);
   console.log(`adapter: ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' / ')}`);
@@ -306,6 +315,14 @@ async function main(): Promise<void> {
         const devErr = e.takeError?.();
         if (devErr) deviceErrors.set(e.name, devErr);
         console.log(` ${median(times).toFixed(1)} ms (${cold ? '1 cold run' : `${times.length} runs`}, ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+        if (o.profile && e.profile) {
+          const kernels = await e.profile(() => prepared.run());
+          rows[rows.length - 1].kernels = kernels;
+          const total = kernels.reduce((s, k) => s + k.ms, 0);
+          for (const k of kernels.slice(0, 6)) {
+            console.log(`      ${k.kernel.padEnd(36)} ${k.ms.toFixed(1).padStart(9)} ms ${((100 * k.ms) / total).toFixed(0).padStart(3)} %  ${k.calls} calls`);
+          }
+        }
       } catch (err) {
         console.log(' error');
         skip(e.name, `error: ${msg(err)}`);

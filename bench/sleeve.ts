@@ -105,7 +105,8 @@ function upload(w: Workload, data: InputCache, names: string[], grad = false): R
 async function prepare(w: Workload, data: InputCache): Promise<Prepared | Unsupported> {
   switch (w.name.replace(/-b\d+$/, '')) {
     case 'matmul-512':
-    case 'matmul-1024': {
+    case 'matmul-1024':
+    case 'matmul-4096': {
       const { a, b } = upload(w, data, ['a', 'b']);
       return kernel(w, () => ({ c: sl.matmul(a, b) }), [a, b]);
     }
@@ -276,6 +277,7 @@ export async function sleeveEngine(): Promise<Engine & { adapter: sl.AdapterRepo
     adapter,
     tune,
     prepare,
+    profile: (fn) => sl.profile(fn),
     async close() {
       if (unexported.size) notes.push(`sleeve ops used that runtime/index.ts does not export yet: ${[...unexported].join(', ')}`);
     },

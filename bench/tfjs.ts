@@ -177,7 +177,8 @@ function makeEngine(tf: TF, backend: string, notes: string[]): Engine {
     await tf.ready();
     switch (w.name.replace(/-b\d+$/, '')) {
       case 'matmul-512':
-      case 'matmul-1024': {
+      case 'matmul-1024':
+      case 'matmul-4096': {
         const a = up(w, data, 'a'), b = up(w, data, 'b');
         return kernel(w, () => ({ c: tf.matMul(a, b) }), [a, b], {});
       }

@@ -372,7 +372,8 @@ export const PROBES: Record<'matmul' | 'conv', Workload> = {
 };
 
 export const WORKLOADS: Workload[] = [
-  matmulWorkload(512), matmulWorkload(1024), conv2dW(32), conv2dW(16), convTransposeW,
+  // 4096³ fills a big GPU, so its rate can be read against the card's peak
+  matmulWorkload(512), matmulWorkload(1024), matmulWorkload(4096), conv2dW(32), conv2dW(16), convTransposeW,
   batchNormW(32), batchNormW(16), maxPoolW(32), maxPoolW(16), rfftW, criticW, classifierW(32), classifierW(16),
 ];
 

@@ -62,7 +62,8 @@ export async function initDevice(opts: InitOptions = {}): Promise<GPUDevice> {
   }
   // Subgroups let kernels share loaded values between lanes (see kernels that
   // `enable subgroups`); kernels fall back to plain loads where it is missing.
-  const requiredFeatures = (['subgroups'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
+  // timestamp-query serves profile().
+  const requiredFeatures = (['subgroups', 'timestamp-query'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   adopt(device, adapter);
   return device;

@@ -3,6 +3,7 @@
 import { getDevice, raisePendingError } from './device.js';
 import { BufferPool } from './pool.js';
 import type { Constants, Kernel, UniformValue } from './kernel.js';
+import { Profiler, type KernelTime } from './profiler.js';
 
 /** Submit anyway after this many dispatches, so a loop that never reads
  * cannot grow one command buffer without bound. */
@@ -29,6 +30,8 @@ class Engine {
   pending = 0;
   /** Counters for benchmarks and tests. */
   stats = { dispatches: 0, submits: 0 };
+  /** Set while profile() runs: every dispatch then gets a timed pass of its own. */
+  private profiler: Profiler | null = null;
   /** Largest byte range one storage binding may cover on this device. */
   readonly maxBinding: number;
 
@@ -82,10 +85,17 @@ class Engine {
     }
     if (x === 0 || y === 0 || z === 0) return;
     const bindGroup = this.device.createBindGroup({ layout, entries });
-    const pass = this.ensurePass();
+    let pass: GPUComputePassEncoder;
+    if (this.profiler) {
+      pass = this.endPass().beginComputePass(this.profiler.nextPass(`${kernel.file}:${entryName}`));
+      this.pass = pass;
+    } else {
+      pass = this.ensurePass();
+    }
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
+    if (this.profiler) this.endPass();
     this.stats.dispatches++;
     if (++this.pending >= MAX_PENDING_DISPATCHES) this.flush();
   }
@@ -111,7 +121,9 @@ class Engine {
   flush(): void {
     if (this.encoder) {
       const enc = this.endPass();
+      const afterSubmit = this.profiler?.beforeSubmit(enc);
       this.device.queue.submit([enc.finish()]);
+      afterSubmit?.();
       this.encoder = null;
       this.stats.submits++;
     }
@@ -139,6 +151,26 @@ class Engine {
     staging.destroy();
     raisePendingError();
     return out;
+  }
+
+  /** Time every dispatch `fn` records (and everything still pending) on the
+   * GPU, per kernel entry point. Needs the adapter's timestamp-query feature. */
+  async profile(fn: () => unknown): Promise<KernelTime[]> {
+    if (!this.device.features.has('timestamp-query')) {
+      throw new Error('sleeve: profile() needs the timestamp-query feature, which this adapter or browser does not offer');
+    }
+    if (this.profiler) throw new Error('sleeve: profile() is already running');
+    this.flush();
+    const profiler = new Profiler(this.device);
+    this.profiler = profiler;
+    try {
+      await fn();
+      this.flush();
+    } finally {
+      this.profiler = null;
+    }
+    await this.sync();
+    return profiler.finish();
   }
 
   /** Wait until the queue is idle (benchmarks stop the clock after this). */

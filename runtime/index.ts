@@ -29,9 +29,20 @@ export async function init(opts: InitOptions = {}): Promise<GPUDevice> {
   if (opts.tune !== false) await tune();
   return device;
 }
-export { tune, setMatmulVariant, matmulVariant, type TuneResult, type MatmulVariant } from './tune.js';
+export { tune, setMatmulVariant, matmulVariant, setConvVariant, convVariant, type TuneResult, type MatmulVariant, type ConvVariant } from './tune.js';
+import type { KernelTime } from './profiler.js';
+export type { KernelTime };
 
 /** Submit recorded work and wait until the GPU has finished it. */
 export async function flush(): Promise<void> {
   await getEngine().sync();
+}
+
+/**
+ * GPU time per kernel entry point of everything `fn` records, from timestamp
+ * queries, largest first: `const times = await profile(() => step())`.
+ * Each dispatch gets a pass of its own meanwhile, so time without it.
+ */
+export async function profile(fn: () => unknown): Promise<KernelTime[]> {
+  return getEngine().profile(fn);
 }

@@ -8,6 +8,7 @@ import { adapterInfo, hasSubgroups } from './device.js';
 import { getEngine } from './engine.js';
 
 export type MatmulVariant = 'blocked' | 'tiled' | 'subgroup';
+export type ConvVariant = 'plain' | 'subgroup';
 
 export interface TuneResult {
   adapter: string;
@@ -28,7 +29,7 @@ interface Probe {
 
 const probes = new Map<string, Probe>();
 const cache = new Map<string, TuneResult>();
-const choice: { matmul: MatmulVariant } = { matmul: 'blocked' };
+const choice: { matmul: MatmulVariant; conv: ConvVariant } = { matmul: 'blocked', conv: 'plain' };
 
 export function matmulVariant(): MatmulVariant {
   return choice.matmul;
@@ -37,6 +38,16 @@ export function matmulVariant(): MatmulVariant {
 /** Force a variant (benchmarks compare them; tests cover both). */
 export function setMatmulVariant(v: MatmulVariant): void {
   choice.matmul = v;
+}
+
+export function convVariant(): ConvVariant {
+  return choice.conv;
+}
+
+/** conv2d's forward and input-gradient kernels: 'subgroup' serves reductions
+ * over ≥ 8 channels where the device has subgroups, 'plain' everything. */
+export function setConvVariant(v: ConvVariant): void {
+  choice.conv = v;
 }
 
 /** An op offers candidates; the first is the default until tune() runs. */

@@ -115,8 +115,8 @@ describe('fwd and input grad with each kernel', () => {
   for (const variant of ['plain', 'subgroup'] as const) {
     test(variant, async (ctx) => {
       if (variant === 'subgroup' && !sl.hasSubgroups(8)) ctx.skip();
-      const prev = cv.convSubgroup.enabled;
-      cv.convSubgroup.enabled = variant === 'subgroup';
+      const prev = sl.convVariant();
+      sl.setConvVariant(variant);
       try {
         for (const [k, c] of wide.entries()) {
           const geo = ref.convGeo(c.x, c.w, c.opts);
@@ -128,7 +128,7 @@ describe('fwd and input grad with each kernel', () => {
           expectClose(await gx.read(), ref.convData(u, w, null, geo), FWD, `${variant} ${c.name}: input grad`);
         }
       } finally {
-        cv.convSubgroup.enabled = prev;
+        sl.setConvVariant(prev);
       }
     });
   }

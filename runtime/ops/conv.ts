@@ -12,7 +12,7 @@ import { hasSubgroups } from '../device.js';
 import { grid1d, getEngine } from '../engine.js';
 import { K } from '../kernels.js';
 import { empty, tidy, view, type Shape, type Tensor } from '../tensor.js';
-import { registerProbe } from '../tune.js';
+import { convVariant, registerProbe, setConvVariant } from '../tune.js';
 import { rand } from './random.js';
 import { add } from './elementwise.js';
 import { sum } from './reduce.js';
@@ -105,13 +105,10 @@ function uniformsOf(g: Geo): Record<string, number> {
 
 const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
 
-/** Whether fwd/data may use conv2d_subgroup.wgsl (set by the tuner's probe). */
-export const convSubgroup = { enabled: false };
-
 /** The kernel for a reduction over `channels`: the subgroup one works in
  * chunks of 8 channels, so below 8 it would mostly multiply zeros. */
 const fwdDataKernel = (channels: number) =>
-  convSubgroup.enabled && channels >= 8 && hasSubgroups(8) ? K.conv2dSubgroup : K.conv2d;
+  convVariant() === 'subgroup' && channels >= 8 && hasSubgroups(8) ? K.conv2dSubgroup : K.conv2d;
 
 function fwdKernel(x: Tensor, w: Tensor, b: Tensor | null, g: Geo): Tensor {
   const out = empty(yShape(g));
@@ -366,5 +363,5 @@ registerProbe('conv', {
       fwdKernel(x, w, null, convGeo(x.shape, w.shape, { stride: 2, padding: 2 }, 'conv2d'));
     });
   },
-  select: (v) => { convSubgroup.enabled = v === 'subgroup'; },
+  select: (v) => setConvVariant(v as 'plain' | 'subgroup'),
 });
