@@ -29,6 +29,8 @@ const HELP = `usage: npm run bench -- [options]
   --save           write bench/results-<adapter>.json and .html
   --slug NAME      the <adapter> part of --save's file name (e.g. nvidia-h200: Dawn names the driver, not the card)
   --markdown       also print the table as Markdown (for bench/RESULTS.md)
+  --variant k=v,…  force sleeve's kernel variants instead of the tuner's (matmul=blocked|tiled|subgroup,
+                   conv=plain|subgroup), to compare them
   --profile        after timing, run sleeve once more with GPU timestamps per kernel (JSON: kernels)
   --list           list the workloads and exit`;
 
@@ -44,6 +46,7 @@ interface Opts {
   slug: string | null;
   markdown: boolean;
   profile: boolean;
+  variant: Record<string, string>;
   quick: boolean;
 }
 
@@ -54,7 +57,7 @@ function parseArgs(argv: string[]): Opts | null {
     if (!a.startsWith('--')) throw new Error(`bench: unexpected argument '${a}'\n${HELP}`);
     const [k, inline] = a.slice(2).split('=', 2);
     if (['quick', 'save', 'markdown', 'profile', 'help', 'list'].includes(k)) o[k] = true;
-    else if (['filter', 'engines', 'runs', 'warmup', 'cap', 'budget', 'json', 'slug'].includes(k)) {
+    else if (['filter', 'engines', 'runs', 'warmup', 'cap', 'budget', 'json', 'slug', 'variant'].includes(k)) {
       const v = inline ?? argv[++i];
       if (v === undefined) throw new Error(`bench: --${k} needs a value`);
       o[k] = v;
@@ -88,6 +91,7 @@ function parseArgs(argv: string[]): Opts | null {
     slug: typeof o.slug === 'string' ? o.slug.replace(/[^a-zA-Z0-9._-]+/g, '-') : null,
     markdown: !!o.markdown,
     profile: !!o.profile,
+    variant: Object.fromEntries(String(o.variant ?? '').split(',').filter(Boolean).map((kv) => kv.split('=', 2))),
     quick,
   };
 }
@@ -173,7 +177,7 @@ async function main(): Promise<void> {
   if (!workloads.length) throw new Error(`bench: no workload matches --filter ${o.filter.join(',')} (see --list)`);
   const want = (e: string) => !o.engines || o.engines.includes(e);
 
-  const sleeve = await sleeveEngine();
+  const sleeve = await sleeveEngine(o.variant);
   const cores = availableParallelism?.() ?? cpus().length;
   const rep: Report = {
     adapter: { vendor: sleeve.adapter.vendor, architecture: sleeve.adapter.architecture, description: sleeve.adapter.description },

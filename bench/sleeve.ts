@@ -264,13 +264,26 @@ function classifier(w: Workload, data: InputCache): Prepared | Unsupported {
   };
 }
 
-export async function sleeveEngine(): Promise<Engine & { adapter: sl.AdapterReport; tune: unknown }> {
+/** `force`: kernel variants to use instead of the tuner's, e.g. { matmul: 'tiled' }. */
+export async function sleeveEngine(force: Record<string, string> = {}): Promise<Engine & { adapter: sl.AdapterReport; tune: unknown }> {
   await sl.init();
   const adapter = sl.adapterInfo();
   const tuneFn = find('tune');
   const tune = tuneFn ? await tuneFn() : null;
   const notes: string[] = [];
   if (tune) notes.push(`sleeve autotune: ${JSON.stringify(tune)}`);
+  const families: Record<string, { values: string[]; set: (v: string) => void }> = {
+    matmul: { values: ['blocked', 'tiled', 'subgroup'], set: (v) => sl.setMatmulVariant(v as sl.MatmulVariant) },
+    conv: { values: ['plain', 'subgroup'], set: (v) => sl.setConvVariant(v as sl.ConvVariant) },
+  };
+  for (const [k, v] of Object.entries(force)) {
+    const f = families[k];
+    if (!f) throw new Error(`bench: --variant: no kernel family '${k}' (have ${Object.keys(families).join(', ')})`);
+    if (!f.values.includes(v)) throw new Error(`bench: --variant: ${k} is one of ${f.values.join(', ')}, not '${v}'`);
+    if (v === 'subgroup' && !sl.hasSubgroups(8)) throw new Error(`bench: --variant ${k}=subgroup: this device has no subgroups of ≥ 8 lanes`);
+    f.set(v);
+    notes.push(`sleeve variant forced: ${k}=${v} (not the tuner's choice)`);
+  }
   return {
     name: 'sleeve',
     notes,

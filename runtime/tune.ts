@@ -65,14 +65,19 @@ export function registerMatmulProbe(run: (variant: MatmulVariant) => void): void
   });
 }
 
-async function timeIt(run: () => void, reps: number): Promise<number> {
+/** Time per run, with enough runs in one submit that the submit-and-wait
+ * latency (≈0.1 ms) does not decide between kernels a fast GPU runs in µs. */
+async function timeIt(run: () => void): Promise<number> {
   const e = getEngine();
   run();
   await e.sync(); // warm-up: pipeline compilation
-  const t0 = performance.now();
-  for (let i = 0; i < reps; i++) run();
-  await e.sync();
-  return (performance.now() - t0) / reps;
+  for (let reps = 2; ; reps *= 4) {
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) run();
+    await e.sync();
+    const dt = performance.now() - t0;
+    if (dt >= 10 || reps >= 128) return dt / reps;
+  }
 }
 
 /** Measure the candidates on this adapter and keep the fastest. */
@@ -94,7 +99,7 @@ export async function tune(): Promise<TuneResult> {
     for (let round = 0; round < 3; round++) {
       for (const v of probe.variants) {
         probe.select(v);
-        const t = await timeIt(() => probe.run(v), 2);
+        const t = await timeIt(() => probe.run(v));
         timings[`${name}:${v}`] = Math.min(timings[`${name}:${v}`], t);
       }
     }

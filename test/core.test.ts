@@ -557,3 +557,29 @@ test('a product with more row tiles than one grid dimension runs in row blocks',
     }
   }
 });
+
+describe('profile()', () => {
+  test('times each kernel entry point the function records, and recording goes back to one pass after', async (ctx) => {
+    if (!sl.getDevice().features.has('timestamp-query')) ctx.skip();
+    const a = sl.rand([64, 64], { seed: 1 }), b = sl.rand([64, 64], { seed: 2 });
+    const times = await sl.profile(() => {
+      sl.tidy(() => {
+        for (let i = 0; i < 3; i++) sl.keep(sl.matmul(a, b)).dispose();
+        sl.add(a, b);
+      });
+    });
+    const mm = times.find((t) => t.kernel.startsWith('matmul'));
+    expect(mm?.calls).toBe(3);
+    const binary = times.find((t) => t.kernel.startsWith('binary.wgsl:'));
+    expect(binary?.calls).toBe(1);
+    for (const t of times) expect(t.ms).toBeGreaterThanOrEqual(0);
+    expect([...times].sort((x, y) => y.ms - x.ms)).toEqual(times);
+    // Outside a profile every dispatch shares one pass again: no submit while recording.
+    const e = sl.getEngine();
+    const before = e.stats.submits;
+    const c = sl.matmul(a, b);
+    expect(e.stats.submits).toBe(before);
+    expect((await c.read()).length).toBe(64 * 64);
+    await expect(sl.profile(() => sl.profile(() => 0))).rejects.toThrow(/already running/);
+  });
+});

@@ -1,0 +1,21 @@
+#!/bin/bash
+# The whole GPU bench in one call on a lent GPU machine (see bench/RESULTS.md):
+# after `../shared/gpu/pack.sh` and `node bench/build.mjs --pack` here, run this
+# there with carry [".gpu", "dist/bench"]. Everything lands in $OUT: the main
+# run against tfjs-webgpu with per-kernel profiles, then each kernel variant
+# forced in turn (the tuner picks one from a small probe; these show the rest).
+set -u
+out=${OUT:?set OUT to a folder}
+ln -sfn dist/bench/node_modules node_modules # lets enter.sh's adapter probe find webgpu
+card=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
+slug=$(echo "${card:-gpu}" | tr 'A-Z' 'a-z' | sed -E 's/[^a-z0-9]+/-/g; s/^-|-$//g')
+bench() { bash .gpu/enter.sh node dist/bench/bench.js "$@"; }
+bench --quick --engines sleeve,tfjs-webgpu --profile --markdown --slug "$slug" --json "$out/results-$slug.json" > "$out/main.txt" 2>&1
+for v in blocked tiled subgroup; do
+  bench --quick --engines sleeve --filter matmul --variant matmul=$v --json "$out/matmul-$v.json" > "$out/matmul-$v.txt" 2>&1
+done
+for v in plain subgroup; do
+  bench --quick --engines sleeve --filter conv,critic --variant conv=$v --json "$out/conv-$v.json" > "$out/conv-$v.txt" 2>&1
+done
+grep -h "sleeve  \|ceiling\|autotune\|forced" "$out"/*.txt | cut -c1-400
+tail -n 60 "$out/main.txt"
