@@ -15,8 +15,9 @@ export interface KernelShare {
 export interface Prepared {
   /** One run whose outputs are read back and sampled (also a warm-up). */
   check(): Promise<Samples>;
-  /** One timed run, device work finished before it resolves. */
-  run(): Promise<void>;
+  /** `reps` runs queued back to back (default 1), device work finished
+   * before it resolves: one wait for many fast runs, as a GPU is used. */
+  run(reps?: number): Promise<void>;
   dispose(): void;
 }
 

@@ -9,6 +9,8 @@ export interface Result {
   min_ms: number;
   max_ms: number;
   runs: number;
+  /** Runs queued per timed sample (> 1 for runs under BATCH_MS): times are per run. */
+  batch?: number;
   /** The only run was the first one (the check): it includes compilation and the read-back. */
   cold?: boolean;
   gflops?: number;
@@ -67,6 +69,9 @@ function pad(cells: string[][]): string[] {
 }
 
 /** The stdout table, one block per workload. */
+/** '10', '10×40' (10 samples of 40 runs queued back to back) or '1 cold'. */
+const runsOf = (r: Result): string => (r.cold ? '1 cold' : r.batch ? `${r.runs}×${r.batch}` : String(r.runs));
+
 export function textTable(rep: Report, workloads: Workload[]): string {
   const lines: string[] = [];
   for (const w of workloads) {
@@ -78,7 +83,7 @@ export function textTable(rep: Report, workloads: Workload[]): string {
       const rows = [['  engine', 'median ms', 'min', 'max', 'runs', 'rate', '÷ sleeve', 'check']];
       for (const r of rs) {
         const loud = r.check.startsWith('FAILED') ? `!!! ${r.check}` : r.check;
-        rows.push([`  ${r.engine}`, fmtMs(r.median_ms), fmtMs(r.min_ms), fmtMs(r.max_ms), r.cold ? '1 cold' : String(r.runs), rate(r), fmtRatio(r.ratio_vs_sleeve), loud]);
+        rows.push([`  ${r.engine}`, fmtMs(r.median_ms), fmtMs(r.min_ms), fmtMs(r.max_ms), runsOf(r), rate(r), fmtRatio(r.ratio_vs_sleeve), loud]);
       }
       lines.push(...pad(rows));
     }
@@ -93,7 +98,7 @@ export function markdownTable(rep: Report, workloads: Workload[]): string {
   for (const w of workloads) {
     for (const r of rep.results.filter((x) => x.workload === w.name)) {
       const check = r.check.startsWith('FAILED') ? `**${r.check}**` : r.check;
-      out.push(`| ${w.name} | ${r.engine} | ${fmtMs(r.median_ms)} | ${fmtMs(r.min_ms)}–${fmtMs(r.max_ms)} | ${r.cold ? '1 cold' : r.runs} | ${rate(r)} | ${fmtRatio(r.ratio_vs_sleeve)} | ${check} |`);
+      out.push(`| ${w.name} | ${r.engine} | ${fmtMs(r.median_ms)} | ${fmtMs(r.min_ms)}–${fmtMs(r.max_ms)} | ${runsOf(r)} | ${rate(r)} | ${fmtRatio(r.ratio_vs_sleeve)} | ${check} |`);
     }
     for (const s of rep.skipped.filter((x) => x.workload === w.name)) out.push(`| ${w.name} | ${s.engine} | — | — | 0 | | | skipped: ${s.reason} |`);
   }

@@ -82,10 +82,10 @@ function kernel(w: Workload, f: () => Record<string, T>, held: T[], read?: (outs
         disposeAll(outs);
       }
     },
-    async run() {
-      const outs = sl.tidy(f);
+    async run(reps = 1) {
+      // Freed before the work is done: the pool keeps them until the submit.
+      for (let i = 0; i < reps; i++) disposeAll(sl.tidy(f));
       await sync();
-      disposeAll(outs);
     },
     dispose() {
       held.forEach((t) => t.dispose());
@@ -199,10 +199,9 @@ function critic(w: Workload, data: InputCache): Prepared | Unsupported {
         outs.forEach((t) => t.dispose());
       }
     },
-    async run() {
-      const outs = step();
+    async run(reps = 1) {
+      for (let i = 0; i < reps; i++) step().forEach((t) => t.dispose());
       await sync();
-      outs.forEach((t) => t.dispose());
     },
     dispose() {
       [real, fake, eps, ...params].forEach((t) => t.dispose());
@@ -252,10 +251,9 @@ function classifier(w: Workload, data: InputCache): Prepared | Unsupported {
       }
       return s;
     },
-    async run() {
-      const l = step();
+    async run(reps = 1) {
+      for (let i = 0; i < reps; i++) step().dispose();
       await sync();
-      l.dispose();
     },
     dispose() {
       opt.zeroGrad();

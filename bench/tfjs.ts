@@ -56,10 +56,9 @@ function makeEngine(tf: TF, backend: string, notes: string[]): Engine {
           dispose(outs);
         }
       },
-      async run() {
-        const outs = tf.tidy(f);
+      async run(reps = 1) {
+        for (let i = 0; i < reps; i++) dispose(tf.tidy(f));
         await syncBackend(tf);
-        dispose(outs);
       },
       dispose() {
         held.forEach((t) => t.dispose());
@@ -107,10 +106,9 @@ function makeEngine(tf: TF, backend: string, notes: string[]): Engine {
           outs.forEach((t) => t.dispose());
         }
       },
-      async run() {
-        const outs = step();
+      async run(reps = 1) {
+        for (let i = 0; i < reps; i++) step().forEach((t) => t.dispose());
         await syncBackend(tf);
-        outs.forEach((t) => t.dispose());
       },
       dispose() {
         [real, fake, eps, xhat, ...params].forEach((t) => t.dispose());
@@ -160,10 +158,9 @@ function makeEngine(tf: TF, backend: string, notes: string[]): Engine {
         }
         return s;
       },
-      async run() {
-        const l = step();
+      async run(reps = 1) {
+        for (let i = 0; i < reps; i++) step().dispose();
         await syncBackend(tf);
-        l.dispose();
       },
       dispose() {
         opt.dispose();
@@ -216,10 +213,9 @@ function makeEngine(tf: TF, backend: string, notes: string[]): Engine {
         return {
           check: p.check,
           dispose: p.dispose,
-          async run() {
-            const c = tf.spectral.rfft(x);
+          async run(reps = 1) {
+            for (let i = 0; i < reps; i++) tf.spectral.rfft(x).dispose();
             await syncBackend(tf);
-            c.dispose();
           },
         };
       }

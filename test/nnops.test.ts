@@ -297,6 +297,26 @@ describe('maxPool2d', () => {
     });
   }
 
+  // The kernels' grid: 32 columns × 2 rows per workgroup, planes on z looped
+  // past 65,535. Wider and taller than one workgroup, and more planes than z holds.
+  const gridCases = [
+    { shape: [2, 3, 37, 71], k: [2, 2] as [number, number], s: [2, 2] as [number, number], p: [0, 0] as [number, number] },
+    { shape: [1, 65539, 2, 3], k: [2, 2] as [number, number], s: [1, 1] as [number, number], p: [0, 0] as [number, number] },
+  ];
+  for (const c of gridCases) {
+    test(`forward and backward over the whole grid ${JSON.stringify(c.shape)}`, async () => {
+      const r = rng(prod(c.shape) + 5);
+      const x = f32(randArray(prod(c.shape), r, -3, 3));
+      const e = ref.maxPool(x, c.shape, c);
+      const { out, indices } = maxPool2dWithIndices(T(x, c.shape), c.k, { stride: c.s, padding: c.p });
+      expectClose(await out.read(), e.out, { rtol: 0, atol: 0 }, 'max');
+      expectClose(await indices.read(), e.idx, { rtol: 0, atol: 0 }, 'argmax');
+      const g = f32(randArray(e.out.length, r));
+      const dx = maxPool2dBackward(T(g, e.outShape), indices, c.shape, geoOf(c));
+      expectClose(await dx.read(), ref.maxPoolBackward(g, e.idx, c.shape, e.outShape), { rtol: 1e-6, atol: 1e-6 }, 'backward');
+    });
+  }
+
   test('grad-of-grad: the backward is linear in g and its gradient gathers at the argmax', async () => {
     const c = cases[0];
     const r = rng(21);
