@@ -29,7 +29,7 @@ const HELP = `usage: npm run bench -- [options]
   --save           write bench/results-<adapter>.json and .html
   --slug NAME      the <adapter> part of --save's file name (e.g. nvidia-h200: Dawn names the driver, not the card)
   --markdown       also print the table as Markdown (for bench/RESULTS.md)
-  --variant k=v,…  force sleeve's kernel variants instead of the tuner's (matmul=blocked|tiled|subgroup,
+  --variant k=v,…  force sleeve's kernel variants instead of the tuner's (matmul=blocked|tiled|tiled128|subgroup,
                    conv=plain|subgroup), to compare them
   --profile        after timing, run sleeve once more with GPU timestamps per kernel (JSON: kernels)
   --list           list the workloads and exit`;

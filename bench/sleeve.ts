@@ -271,7 +271,7 @@ export async function sleeveEngine(force: Record<string, string> = {}): Promise<
   const notes: string[] = [];
   if (tune) notes.push(`sleeve autotune: ${JSON.stringify(tune)}`);
   const families: Record<string, { values: string[]; set: (v: string) => void }> = {
-    matmul: { values: ['blocked', 'tiled', 'subgroup'], set: (v) => sl.setMatmulVariant(v as sl.MatmulVariant) },
+    matmul: { values: ['blocked', 'tiled', 'tiled128', 'subgroup'], set: (v) => sl.setMatmulVariant(v as sl.MatmulVariant) },
     conv: { values: ['plain', 'subgroup'], set: (v) => sl.setConvVariant(v as sl.ConvVariant) },
   };
   for (const [k, v] of Object.entries(force)) {

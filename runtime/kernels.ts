@@ -9,6 +9,7 @@ import reduce from '../kernels/reduce.wgsl';
 import matmul from '../kernels/matmul.wgsl';
 import matmulTiled from '../kernels/matmul_tiled.wgsl';
 import matmulSubgroup from '../kernels/matmul_subgroup.wgsl';
+import matmulTiled128 from '../kernels/matmul_tiled128.wgsl';
 import fill from '../kernels/fill.wgsl';
 import conv2dCommon from '../kernels/conv2d_common.wgsl';
 import conv2d from '../kernels/conv2d.wgsl';
@@ -30,6 +31,7 @@ export const K = {
   matmul: new Kernel('matmul.wgsl', matmul),
   matmulTiled: new Kernel('matmul_tiled.wgsl', matmulTiled),
   matmulSubgroup: new Kernel('matmul_subgroup.wgsl', matmulSubgroup),
+  matmulTiled128: new Kernel('matmul_tiled128.wgsl', matmulTiled128),
   fill: new Kernel('fill.wgsl', fill),
   conv2d: new Kernel('conv2d.wgsl', conv2dCommon + conv2d),
   // `enable` must open the module, before the shared part.

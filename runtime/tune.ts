@@ -7,7 +7,7 @@
 import { adapterInfo, hasSubgroups } from './device.js';
 import { getEngine } from './engine.js';
 
-export type MatmulVariant = 'blocked' | 'tiled' | 'subgroup';
+export type MatmulVariant = 'blocked' | 'tiled' | 'tiled128' | 'subgroup';
 export type ConvVariant = 'plain' | 'subgroup';
 
 export interface TuneResult {
@@ -21,6 +21,8 @@ export interface TuneResult {
 
 interface Probe {
   variants: readonly string[];
+  /** leave the whole probe out, given the timings so far (keeping its current choice) */
+  skip?: (timings: Record<string, number>) => boolean;
   /** a candidate this device cannot run is left out (default: all can) */
   available?: (variant: string) => boolean;
   run: (variant: string) => void;
@@ -29,15 +31,20 @@ interface Probe {
 
 const probes = new Map<string, Probe>();
 const cache = new Map<string, TuneResult>();
-const choice: { matmul: MatmulVariant; conv: ConvVariant } = { matmul: 'blocked', conv: 'plain' };
+// matmul has two choices: products of at least LARGE_MATMUL multiply-adds
+// (a big GPU's regime) may want a different kernel from small ones.
+const choice: { matmul: MatmulVariant; matmulLarge: MatmulVariant; conv: ConvVariant } = { matmul: 'blocked', matmulLarge: 'blocked', conv: 'plain' };
+export const LARGE_MATMUL = 2 ** 27; // 512³
 
-export function matmulVariant(): MatmulVariant {
-  return choice.matmul;
+/** The matmul kernel for a product of `macs` multiply-adds (default: a small one). */
+export function matmulVariant(macs = 0): MatmulVariant {
+  return macs >= LARGE_MATMUL ? choice.matmulLarge : choice.matmul;
 }
 
-/** Force a variant (benchmarks compare them; tests cover both). */
+/** Force a variant for products of every size (benchmarks compare them; tests cover each). */
 export function setMatmulVariant(v: MatmulVariant): void {
   choice.matmul = v;
+  choice.matmulLarge = v;
 }
 
 export function convVariant(): ConvVariant {
@@ -55,13 +62,23 @@ export function registerProbe(name: string, probe: Probe): void {
   probes.set(name, probe);
 }
 
-/** ops/matmul.ts registers how to run one product of the probe size. */
-export function registerMatmulProbe(run: (variant: MatmulVariant) => void): void {
+/** ops/matmul.ts registers how to run one small (256³) and one large (1024³)
+ * product. The large probe runs only where the small one took under 0.5 ms
+ * (a GPU): on a CPU driver it would cost seconds and large products keep the
+ * small choice. */
+export function registerMatmulProbe(small: (variant: MatmulVariant) => void, large: (variant: MatmulVariant) => void): void {
+  const variants = ['blocked', 'tiled', 'tiled128', 'subgroup'];
+  const available = (v: string) => v !== 'subgroup' || hasSubgroups(8);
   registerProbe('matmul', {
-    variants: ['blocked', 'tiled', 'subgroup'],
-    available: (v) => v !== 'subgroup' || hasSubgroups(8),
-    run: (v) => run(v as MatmulVariant),
+    variants, available,
+    run: (v) => small(v as MatmulVariant),
     select: (v) => setMatmulVariant(v as MatmulVariant),
+  });
+  registerProbe('matmul-large', {
+    variants, available,
+    skip: (t) => Math.min(...variants.map((v) => t[`matmul:${v}`] ?? Infinity)) >= 0.5,
+    run: (v) => large(v as MatmulVariant),
+    select: (v) => { choice.matmulLarge = v as MatmulVariant; },
   });
 }
 
@@ -92,6 +109,7 @@ export async function tune(): Promise<TuneResult> {
   const timings: Record<string, number> = {};
   const chosen: Record<string, string> = {};
   for (const [name, all] of probes) {
+    if (all.skip?.(timings)) continue;
     const probe = { ...all, variants: all.variants.filter((v) => all.available?.(v) ?? true) };
     // Alternate the candidates over several rounds and keep each one's best
     // round: a burst of load from another process then hits both alike.

@@ -353,7 +353,7 @@ describe('matmul variants', () => {
     [[2, 19, 9], [2, 9, 131], false, false],
     [[129, 7], [257, 7], false, true],
   ];
-  for (const variant of ['tiled', 'subgroup'] as const) {
+  for (const variant of ['tiled', 'tiled128', 'subgroup'] as const) {
     test(`the ${variant} variant matches the reference on odd sizes, transposed and batched`, async (ctx) => {
       if (variant === 'subgroup' && !sl.hasSubgroups(8)) ctx.skip();
       for (const [as, bs, ta, tb] of cases) {
@@ -390,7 +390,7 @@ describe('matmul variants', () => {
 
   test('tune() times every candidate and picks the fastest', async () => {
     const res = await sl.tune();
-    const matmuls = sl.hasSubgroups(8) ? ['blocked', 'tiled', 'subgroup'] : ['blocked', 'tiled'];
+    const matmuls = sl.hasSubgroups(8) ? ['blocked', 'tiled', 'tiled128', 'subgroup'] : ['blocked', 'tiled', 'tiled128'];
     for (const [probe, candidates] of [['matmul', matmuls], ['batchnorm', ['single', 'split']]] as const) {
       const times = candidates.map((v) => res.timings[`${probe}:${v}`]);
       for (const t of times) expect(t).toBeGreaterThan(0);
@@ -541,7 +541,7 @@ test('a product with more row tiles than one grid dimension runs in row blocks',
   const x = new Float32Array(M);
   for (let i = 0; i < M; i++) x[i] = ((i * 7919) % 1000) / 500 - 1;
   const w = [0.5, -2, 3], b = [1, 0, -1];
-  for (const variant of ['blocked', 'tiled', 'subgroup'] as const) {
+  for (const variant of ['blocked', 'tiled', 'tiled128', 'subgroup'] as const) {
     if (variant === 'subgroup' && !sl.hasSubgroups(8)) continue;
     const prev = sl.matmulVariant();
     sl.setMatmulVariant(variant);

@@ -20,7 +20,7 @@ function dims(x: Tensor, trans: boolean): { batch: number[]; rows: number; cols:
   return { batch: x.shape.slice(0, -2), rows: trans ? c : r, cols: trans ? r : c };
 }
 
-function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null, variant: MatmulVariant = matmulVariant()): Tensor {
+function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null, forced?: MatmulVariant): Tensor {
   if (a.rank < 2 || b.rank < 2) throw new Error(`sleeve: matmul needs tensors of rank ≥ 2, got ${a.describe()} and ${b.describe()}`);
   const A = dims(a, ta), B = dims(b, tb);
   if (A.cols !== B.rows) {
@@ -40,12 +40,14 @@ function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null
   const ba = ae === a ? A.batch.reduce((p, q) => p * q, 1) : batch;
   const bb = be === b ? B.batch.reduce((p, q) => p * q, 1) : batch;
   const M = A.rows, N = B.cols, Kd = A.cols;
+  const variant = forced ?? matmulVariant(batch * M * N * Kd);
   const out = empty([...batchShape, M, N]);
   const ar = a.shape[a.rank - 1]; // row length of a as stored
   const br = b.shape[b.rank - 1];
   // Output tile of one workgroup, rows × columns, per variant.
-  const [tileRows, tileCols] = variant === 'tiled' ? [64, 64] : variant === 'subgroup' ? [16, 128] : [32, 32];
-  const kernel = variant === 'tiled' ? K.matmulTiled : variant === 'subgroup' ? K.matmulSubgroup : K.matmul;
+  const [tileRows, tileCols, kernel] = {
+    blocked: [32, 32, K.matmul], tiled: [64, 64, K.matmulTiled], tiled128: [128, 128, K.matmulTiled128], subgroup: [16, 128, K.matmulSubgroup],
+  }[variant] as [number, number, typeof K.matmul];
   // A single product with more row tiles than one grid dimension allows runs
   // in row blocks, each binding its slice of A and C (offsets stay 256-byte
   // aligned because blocks are multiples of 64 rows).
@@ -113,10 +115,11 @@ export function matmulWith(variant: MatmulVariant, a: Tensor, b: Tensor, opts: M
   return raw(a, b, !!opts.transA, !!opts.transB, null, variant);
 }
 
-// The tuner's probe: a square product big enough to show the difference.
-registerMatmulProbe((variant) => {
+// The tuner's probes: square products, small and large.
+const probe = (n: number) => (variant: MatmulVariant) => {
   tidy(() => {
-    const a = rand([256, 256], { seed: 1 });
+    const a = rand([n, n], { seed: 1 });
     raw(a, a, false, false, null, variant);
   });
-});
+};
+registerMatmulProbe(probe(256), probe(1024));
