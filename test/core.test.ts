@@ -583,3 +583,35 @@ describe('profile()', () => {
     await expect(sl.profile(() => sl.profile(() => 0))).rejects.toThrow(/already running/);
   });
 });
+
+describe('split-K', () => {
+  // Few output tiles and a long inner axis: the product is cut into chunks of
+  // K (a critic's 64×80,000 · 80,000×1 linear layer), summed after.
+  test('a long inner axis through every variant, transposed, with bias and gradients', async () => {
+    const variants = sl.hasSubgroups(8) ? ['blocked', 'tiled', 'tiled128', 'subgroup'] as const : ['blocked', 'tiled', 'tiled128'] as const;
+    const prev = sl.matmulVariant();
+    const M = 5, N = 3, Kd = 6000; // 6000 = 20 chunks of 300
+    const r = rng(77);
+    const x = f32(randArray(M * Kd, r)), w = f32(randArray(N * Kd, r)), b = f32(randArray(N, r));
+    const g = f32(randArray(M * N, r));
+    const want = ref.matmul(x, [M, Kd], w, [N, Kd], false, true).map((v, i) => v + b[i % N]);
+    const tol = { rtol: 1e-4, atol: 1e-4 };
+    try {
+      for (const v of variants) {
+        sl.setMatmulVariant(v);
+        const xt = T(x, [M, Kd], true), wt = T(w, [N, Kd], true), bt = T(b, [N], true);
+        const y = sl.linear(xt, wt, bt);
+        expectClose(await y.read(), want, tol, `${v}: linear`);
+        // a transposed operand on the other side: xᵀ stored as [Kd, M]
+        const xT = sl.transpose(T(x, [M, Kd]), 0, 1); // a [Kd, M] copy
+        expectClose(await sl.matmul(xT, T(w, [N, Kd]), { transA: true, transB: true }).read(),
+          ref.matmul(x, [M, Kd], w, [N, Kd], false, true), tol, `${v}: transposed`);
+        sl.backward(sl.sum(sl.mul(y, T(g, [M, N]))));
+        expectClose(await xt.grad!.read(), ref.matmul(g, [M, N], w, [N, Kd], false, false), tol, `${v}: dx`);
+        expectClose(await wt.grad!.read(), ref.matmul(g, [M, N], x, [M, Kd], true, false), tol, `${v}: dw`);
+      }
+    } finally {
+      sl.setMatmulVariant(prev);
+    }
+  });
+});

@@ -7,6 +7,7 @@ import { empty, tidy, type Tensor } from '../tensor.js';
 import { matmulVariant, registerMatmulProbe, type MatmulVariant } from '../tune.js';
 import { rand } from './random.js';
 import { broadcastTo, reshape } from './shape.js';
+import { add } from './elementwise.js';
 import { sum, sumTo } from './reduce.js';
 import { broadcastShapes } from './util.js';
 
@@ -41,13 +42,36 @@ function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null
   const bb = be === b ? B.batch.reduce((p, q) => p * q, 1) : batch;
   const M = A.rows, N = B.cols, Kd = A.cols;
   const variant = forced ?? matmulVariant(batch * M * N * Kd);
-  const out = empty([...batchShape, M, N]);
   const ar = a.shape[a.rank - 1]; // row length of a as stored
   const br = b.shape[b.rank - 1];
   // Output tile of one workgroup, rows × columns, per variant.
   const [tileRows, tileCols, kernel] = {
     blocked: [32, 32, K.matmul], tiled: [64, 64, K.matmulTiled], tiled128: [128, 128, K.matmulTiled128], subgroup: [16, 128, K.matmulSubgroup],
   }[variant] as [number, number, typeof K.matmul];
+  const S = batch === 1 ? splitK(M, N, Kd, tileRows, tileCols) : 1;
+  if (S > 1) {
+    // Split-K: S chunks of the inner axis are S batch items of the same
+    // kernel (batch strides step along K), each writing a partial product.
+    const kc = Kd / S;
+    const partials = empty([S, M, N]);
+    getEngine().dispatch(kernel, {
+      buffers: { a: a.buffer, b: b.buffer, bias: a.buffer, c: partials.buffer },
+      uniforms: {
+        m: M, n: N, k: kc, batch: S,
+        a_rs: ta ? 1 : ar, a_cs: ta ? ar : 1, a_bs: kc * (ta ? ar : 1),
+        b_rs: tb ? 1 : br, b_cs: tb ? br : 1, b_bs: kc * (tb ? 1 : br),
+        c_bs: M * N, has_bias: 0,
+      },
+      workgroups: [Math.ceil(N / tileCols), Math.ceil(M / tileRows), S],
+    });
+    const out = noGrad(() => {
+      const s = reshape(sum(partials, 0), [...batchShape, M, N]);
+      return bias ? add(s, bias) : s;
+    });
+    partials.dispose();
+    return out;
+  }
+  const out = empty([...batchShape, M, N]);
   // A single product with more row tiles than one grid dimension allows runs
   // in row blocks, each binding its slice of A and C (offsets stay 256-byte
   // aligned because blocks are multiples of 64 rows).
@@ -73,6 +97,18 @@ function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null
   if (ae !== a) ae.dispose();
   if (be !== b) be.dispose();
   return out;
+}
+
+/** Chunks to cut the inner axis into (1: none). A product with few output
+ * tiles and a long K (a linear layer on a flattened feature map, 64×80,000 ·
+ * 80,000×1) would otherwise run on a handful of workgroups that each walk all
+ * of K. Chunks are equal (S divides K) and at least 256 long. */
+function splitK(M: number, N: number, Kd: number, tileRows: number, tileCols: number): number {
+  const tiles = Math.ceil(M / tileRows) * Math.ceil(N / tileCols);
+  if (tiles >= 32 || Kd < 4096) return 1;
+  const most = Math.min(64, Math.ceil(128 / tiles), Math.floor(Kd / 256));
+  for (let s = most; s > 1; s--) if (Kd % s === 0) return s;
+  return 1;
 }
 
 /** a · b over the last two axes, batched over the rest (torch.matmul for rank ≥ 2). */
