@@ -11,11 +11,12 @@ card=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
 slug=$(echo "${card:-gpu}" | tr 'A-Z' 'a-z' | sed -E 's/[^a-z0-9]+/-/g; s/^-|-$//g')
 bench() { bash .gpu/enter.sh node dist/bench/bench.js "$@"; }
 bench --quick --engines sleeve,tfjs-webgpu --profile --markdown --slug "$slug" --json "$out/results-$slug.json" > "$out/main.txt" 2>&1
-for v in blocked tiled subgroup; do
-  bench --quick --engines sleeve --filter matmul --variant matmul=$v --json "$out/matmul-$v.json" > "$out/matmul-$v.txt" 2>&1
+# (few files: the device tool brings back only a handful)
+for v in blocked tiled tiled128 subgroup; do
+  bench --quick --engines sleeve --filter matmul --variant matmul=$v >> "$out/variants.txt" 2>&1
 done
 for v in plain subgroup; do
-  bench --quick --engines sleeve --filter conv,critic --variant conv=$v --json "$out/conv-$v.json" > "$out/conv-$v.txt" 2>&1
+  bench --quick --engines sleeve --filter conv,critic --variant conv=$v >> "$out/variants.txt" 2>&1
 done
-grep -h "sleeve  \|ceiling\|autotune\|forced" "$out"/*.txt | cut -c1-400
-tail -n 60 "$out/main.txt"
+grep -h "^[a-z].* — \|sleeve  \|forced" "$out/variants.txt" | cut -c1-200
+tail -n 75 "$out/main.txt"
