@@ -19,7 +19,8 @@ const HELP = `usage: npm run bench -- [options]
   --filter a,b     only workloads whose name contains one of these (e.g. conv, matmul, step)
   --engines a,b    only these engines (sleeve, tfjs-webgpu, tfjs-wasm, tfjs-cpu, torch-cpu, torch-cuda)
   --runs N         timed runs per workload and engine (default 10; --quick 3)
-  --warmup N       warm-up runs, the first of which is the correctness check (default 2; --quick 1)
+  --warmup N       warm-up runs, the first of which is the correctness check (default 2; --quick 1; one more
+                   plain run always follows the check)
   --cap S          seconds one engine may spend on one workload (tfjs-cpu: a third); timing stops early,
                    a first run over half of it is the only (cold) sample, and peers whose estimated run
                    time exceeds it are skipped (default 45; --quick 30; 0: no cap)
@@ -30,7 +31,7 @@ const HELP = `usage: npm run bench -- [options]
   --slug NAME      the <adapter> part of --save's file name (e.g. nvidia-h200: Dawn names the driver, not the card)
   --markdown       also print the table as Markdown (for bench/RESULTS.md)
   --variant k=v,…  force sleeve's kernel variants instead of the tuner's (matmul=blocked|tiled|tiled128|subgroup,
-                   conv=plain|subgroup), to compare them
+                   conv=plain|subgroup, conv-grad=direct|tiled), to compare them
   --profile        after timing, run sleeve once more with GPU timestamps per kernel (JSON: kernels)
   --list           list the workloads and exit`;
 
@@ -114,8 +115,10 @@ async function measure(p: { check(): Promise<Samples>; run(reps?: number): Promi
   const first = performance.now() - t0;
   // A run that long would not fit twice: its one (cold) run is the sample.
   if (first > capMs / 2) return { samples, times: [first], cold: true, batch: 1 };
+  // Warm-ups after the check (at least one: the check's time includes
+  // compilation and the read-back); the last one sizes the batch.
   let last = first;
-  for (let i = 1; i < o.warmup && performance.now() - t0 < capMs / 3; i++) {
+  for (let i = 0; i < Math.max(1, o.warmup - 1) && performance.now() - t0 < capMs / 3; i++) {
     const s = performance.now();
     await p.run();
     last = performance.now() - s;

@@ -165,3 +165,94 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
     }
   }
 }
+
+// tiled: the same sums as an implicit GEMM for GPUs. out[co, tap] = Σ_pixels
+// g[co, pixel] · x_patch[pixel, tap]: a workgroup of 16×16 computes 64 output
+// channels × 64 taps (4×4 each), staging 16 pixels of g and of the im2col
+// patch through workgroup memory per step. Pixels run over the chunk's whole
+// output rows, flattened; taps are (ci, ky, kx) in weight order. CPU drivers
+// pay for the barriers, so the tuner keeps main there.
+// Grid: x over blocks of 64 taps, y over blocks of 64 output channels, z over chunks.
+var<workgroup> tg: array<array<f32, 68>, 16>; // [pixel][channel], rows padded
+var<workgroup> tx: array<array<f32, 68>, 16>; // [pixel][tap]
+
+@compute @workgroup_size(16, 16)
+fn tiled(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let kk = p.kh * p.kw;
+  let taps = p.c_in * kk;
+  let tap0 = i32(wid.x) * 64;
+  let co0 = i32(wid.y) * 64;
+  let chunk = i32(wid.z);
+  let tid = i32(lid.y * 16u + lid.x);
+  let plane = p.h * p.w;
+  let plane_o = p.ho * p.wo;
+  let rows = p.n * p.ho;
+  let p0 = chunk * p.rows_per_chunk * p.wo;
+  let p1 = min((chunk + 1) * p.rows_per_chunk, rows) * p.wo;
+  // What this invocation loads: 4 (pixel, column) pairs per tile. The column
+  // (a channel of g, a tap of x) stays the same every step, so its offsets
+  // are worked out once.
+  var lp: vec4<i32>; // pixel within the 16 of a step
+  var lc: vec4<i32>; // column within the 64
+  var goff: vec4<i32>; // g: channel offset, -1 past c_out
+  var xci: vec4<i32>; // x: the tap's channel offset, -1 past the taps
+  var xky: vec4<i32>;
+  var xkx: vec4<i32>;
+  for (var e = 0; e < 4; e++) {
+    let idx = tid + e * 256;
+    lp[e] = idx / 64;
+    lc[e] = idx % 64;
+    let co = co0 + lc[e];
+    goff[e] = select(-1, co * plane_o, co < p.c_out);
+    let t = tap0 + lc[e];
+    let ci = t / kk;
+    let rem = t - ci * kk;
+    let ky = rem / p.kw;
+    xci[e] = select(-1, ci * plane, t < taps);
+    xky[e] = ky * p.dh - p.pad_h;
+    xkx[e] = (rem - ky * p.kw) * p.dw - p.pad_w;
+  }
+  var acc: array<vec4<f32>, 4>; // acc[channel][tap]
+  for (var q0 = p0; q0 < p1; q0 += 16) {
+    for (var e = 0; e < 4; e++) {
+      let q = q0 + lp[e];
+      let r = q / p.wo;
+      let ow = q - r * p.wo;
+      let nn = r / p.ho;
+      let oh = r - nn * p.ho;
+      let live = q < p1;
+      var gv = 0.0;
+      if (live && goff[e] >= 0) { gv = g[nn * p.c_out * plane_o + goff[e] + oh * p.wo + ow]; }
+      tg[lp[e]][lc[e]] = gv;
+      let ih = oh * p.sh + xky[e];
+      let iw = ow * p.sw + xkx[e];
+      var xv = 0.0;
+      if (live && xci[e] >= 0 && ih >= 0 && ih < p.h && iw >= 0 && iw < p.w) {
+        xv = x[nn * p.c_in * plane + xci[e] + ih * p.w + iw];
+      }
+      tx[lp[e]][lc[e]] = xv;
+    }
+    workgroupBarrier();
+    let cr = i32(lid.y) * 4;
+    let tc = i32(lid.x) * 4;
+    for (var s = 0; s < 16; s++) {
+      let gv = vec4<f32>(tg[s][cr], tg[s][cr + 1], tg[s][cr + 2], tg[s][cr + 3]);
+      let xv = vec4<f32>(tx[s][tc], tx[s][tc + 1], tx[s][tc + 2], tx[s][tc + 3]);
+      acc[0] = fma(vec4<f32>(gv.x), xv, acc[0]);
+      acc[1] = fma(vec4<f32>(gv.y), xv, acc[1]);
+      acc[2] = fma(vec4<f32>(gv.z), xv, acc[2]);
+      acc[3] = fma(vec4<f32>(gv.w), xv, acc[3]);
+    }
+    workgroupBarrier();
+  }
+  let base = chunk * p.c_out * taps;
+  for (var i = 0; i < 4; i++) {
+    let co = co0 + i32(lid.y) * 4 + i;
+    if (co >= p.c_out) { break; }
+    for (var j = 0; j < 4; j++) {
+      let t = tap0 + i32(lid.x) * 4 + j;
+      if (t >= taps) { break; }
+      out[base + co * taps + t] = acc[i][j];
+    }
+  }
+}

@@ -29,7 +29,10 @@ export async function init(opts: InitOptions = {}): Promise<GPUDevice> {
   if (opts.tune !== false) await tune();
   return device;
 }
-export { tune, setMatmulVariant, matmulVariant, setConvVariant, convVariant, type TuneResult, type MatmulVariant, type ConvVariant } from './tune.js';
+export {
+  tune, setMatmulVariant, matmulVariant, setConvVariant, convVariant, setConvGradVariant, convGradVariant,
+  type TuneResult, type MatmulVariant, type ConvVariant, type ConvGradVariant,
+} from './tune.js';
 import type { KernelTime } from './profiler.js';
 export type { KernelTime };
 

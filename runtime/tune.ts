@@ -9,6 +9,7 @@ import { getEngine } from './engine.js';
 
 export type MatmulVariant = 'blocked' | 'tiled' | 'tiled128' | 'subgroup';
 export type ConvVariant = 'plain' | 'subgroup';
+export type ConvGradVariant = 'direct' | 'tiled';
 
 export interface TuneResult {
   adapter: string;
@@ -33,8 +34,10 @@ const probes = new Map<string, Probe>();
 const cache = new Map<string, TuneResult>();
 // matmul has two choices: products of at least LARGE_MATMUL multiply-adds
 // (a big GPU's regime) may want a different kernel from small ones.
-const choice: { matmul: MatmulVariant; matmulLarge: MatmulVariant; conv: ConvVariant } = { matmul: 'blocked', matmulLarge: 'blocked', conv: 'plain' };
-export const LARGE_MATMUL = 2 ** 27; // 512³
+const choice: { matmul: MatmulVariant; matmulLarge: MatmulVariant; conv: ConvVariant; convGrad: ConvGradVariant } = {
+  matmul: 'blocked', matmulLarge: 'blocked', conv: 'plain', convGrad: 'direct',
+};
+export const LARGE_MATMUL = 2 ** 31; // ≈1290³
 
 /** The matmul kernel for a product of `macs` multiply-adds (default: a small one). */
 export function matmulVariant(macs = 0): MatmulVariant {
@@ -57,12 +60,22 @@ export function setConvVariant(v: ConvVariant): void {
   choice.conv = v;
 }
 
+export function convGradVariant(): ConvGradVariant {
+  return choice.convGrad;
+}
+
+/** conv2d's weight gradient: 'direct' (registers only, conv2d_grad.wgsl main/flat)
+ * or 'tiled' (an implicit GEMM through workgroup memory). */
+export function setConvGradVariant(v: ConvGradVariant): void {
+  choice.convGrad = v;
+}
+
 /** An op offers candidates; the first is the default until tune() runs. */
 export function registerProbe(name: string, probe: Probe): void {
   probes.set(name, probe);
 }
 
-/** ops/matmul.ts registers how to run one small (256³) and one large (1024³)
+/** ops/matmul.ts registers how to run one small (256³) and one large (2048³)
  * product. The large probe runs only where the small one took under 0.5 ms
  * (a GPU): on a CPU driver it would cost seconds and large products keep the
  * small choice. */

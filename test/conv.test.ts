@@ -134,6 +134,34 @@ describe('fwd and input grad with each kernel', () => {
   }
 });
 
+// The weight gradient's two kernels (the tuner picks one per adapter): every
+// geometry, plus enough taps and channels for several 64×64 tiles and
+// enough pixels for several chunks.
+describe('weight grad with each kernel', () => {
+  const cases: ConvCase[] = [
+    ...convCases,
+    { name: 'several tiles of taps and channels', x: [2, 9, 7, 6], w: [70, 9, 3, 3], opts: { padding: 1 } },
+    { name: 'chunked pixels', x: [4, 2, 41, 37], w: [3, 2, 3, 3], opts: { padding: 1 } },
+  ];
+  for (const variant of ['direct', 'tiled'] as const) {
+    test(variant, async () => {
+      const prev = sl.convGradVariant();
+      sl.setConvGradVariant(variant);
+      try {
+        for (const [k, c] of cases.entries()) {
+          const geo = ref.convGeo(c.x, c.w, c.opts);
+          const r = rng(700 + k);
+          const x = f32(randArray(prod(c.x), r)), u = f32(randArray(prod(ref.yShape(geo)), r));
+          const gw = cv.conv2dWeightGrad(T(x, c.x), T(u, ref.yShape(geo)), c.w, c.opts);
+          expectClose(await gw.read(), ref.convFilter(x, u, geo), WGRAD, `${variant} ${c.name}`);
+        }
+      } finally {
+        sl.setConvGradVariant(prev);
+      }
+    });
+  }
+});
+
 interface ConvTCase {
   name: string;
   x: number[];

@@ -12,7 +12,7 @@ import { hasSubgroups } from '../device.js';
 import { grid1d, getEngine } from '../engine.js';
 import { K } from '../kernels.js';
 import { empty, tidy, view, type Shape, type Tensor } from '../tensor.js';
-import { convVariant, registerProbe, setConvVariant } from '../tune.js';
+import { convGradVariant, convVariant, registerProbe, setConvGradVariant, setConvVariant } from '../tune.js';
 import { rand } from './random.js';
 import { add } from './elementwise.js';
 import { sum } from './reduce.js';
@@ -152,6 +152,7 @@ function filterKernel(x: Tensor, u: Tensor, g: Geo): Tensor {
   const rows = g.n * g.ho;
   const shape = wShape(g);
   if (taps * g.cout === 0) return empty(shape);
+  if (convGradVariant() === 'tiled') return filterTiled(x, u, g);
   // main: blocks of 4 input channels at one (ky, kx), BLOCK output channels,
   // a workgroup of 64 tap blocks. flat: too few input channels to fill those.
   const flat = g.cin < 4;
@@ -173,6 +174,33 @@ function filterKernel(x: Tensor, u: Tensor, g: Geo): Tensor {
   });
   if (chunks === 1) return partial;
   const summed = sum(partial, 0, true); // [1, cout, taps]
+  partial.dispose();
+  const out = view(summed, shape);
+  summed.dispose();
+  return out;
+}
+
+/** Workgroups the tiled weight gradient should have in flight; the pixel
+ * chunks make up what the 64×64 output tiles lack. */
+const FILTER_TILED_WORKGROUPS = 512;
+
+function filterTiled(x: Tensor, u: Tensor, g: Geo): Tensor {
+  const taps = g.cin * g.kh * g.kw;
+  const rows = g.n * g.ho;
+  const shape = wShape(g);
+  const tiles = Math.ceil(taps / 64) * Math.ceil(g.cout / 64);
+  const want = Math.min(Math.ceil(FILTER_TILED_WORKGROUPS / tiles), Math.floor((rows * g.wo) / FILTER_MIN_CHUNK_PIXELS), 65535);
+  const rpc = Math.max(1, Math.ceil(rows / Math.max(1, want)));
+  const chunks = Math.max(1, Math.ceil(rows / rpc));
+  const partial = empty(chunks === 1 ? shape : [chunks, g.cout, taps]);
+  getEngine().dispatch(K.conv2dGrad, {
+    entry: 'tiled',
+    buffers: { x: x.buffer, g: u.buffer, out: partial.buffer },
+    uniforms: { ...uniformsOf(g), rows_per_chunk: rpc, n_chunks: chunks },
+    workgroups: [Math.ceil(taps / 64), Math.ceil(g.cout / 64), chunks],
+  });
+  if (chunks === 1) return partial;
+  const summed = sum(partial, 0, true);
   partial.dispose();
   const out = view(summed, shape);
   summed.dispose();
@@ -364,4 +392,17 @@ registerProbe('conv', {
     });
   },
   select: (v) => setConvVariant(v as 'plain' | 'subgroup'),
+});
+
+// The weight gradient's probe: the same critic-sized layer.
+registerProbe('conv-grad', {
+  variants: ['direct', 'tiled'],
+  run: () => {
+    tidy(() => {
+      const geo = convGeo([4, 64, 24, 24], [32, 64, 5, 5], { stride: 2, padding: 2 }, 'conv2d');
+      const x = rand([4, 64, 24, 24], { seed: 5 }), u = rand([4, 32, geo.ho, geo.wo], { seed: 7 });
+      filterKernel(x, u, geo);
+    });
+  },
+  select: (v) => setConvGradVariant(v as 'direct' | 'tiled'),
 });

@@ -158,4 +158,4 @@ const probe = (n: number) => (variant: MatmulVariant) => {
     raw(a, a, false, false, null, variant);
   });
 };
-registerMatmulProbe(probe(256), probe(1024));
+registerMatmulProbe(probe(256), probe(2048));
