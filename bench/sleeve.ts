@@ -150,6 +150,22 @@ async function prepare(w: Workload, data: InputCache): Promise<Prepared | Unsupp
       };
       return kernel(w, () => ({ y: o.rfft(x) }), [x], read);
     }
+    case 'generator-forward': {
+      const o = ops(['batchNorm2d', 'convTranspose2d']);
+      if (typeof o === 'string') return { unsupported: o };
+      const t = upload(w, data, Object.keys(w.inputs));
+      const bn = batchNormCaller(o.batchNorm2d);
+      const slope = w.cfg.slope as number, eps = w.cfg.eps as number, n = w.cfg.batch as number;
+      const up = { stride: 2, padding: 2, outputPadding: 1 };
+      const norm = (h: T, i: number) => sl.leakyRelu(bn(h, { weight: t[`g${i}`], bias: t[`be${i}`], runningMean: t[`rm${i}`], runningVar: t[`rv${i}`] }, { training: false, eps }), slope);
+      const f = () => {
+        let h = sl.reshape(sl.linear(t.z, t.wl, t.bl), [n, 128, 25, 25]);
+        h = norm(h, 1);
+        h = norm(o.convTranspose2d(h, t.w2, t.b2, up), 2);
+        return { y: sl.tanh(o.convTranspose2d(h, t.w3, t.b3, up)) };
+      };
+      return kernel(w, f, Object.values(t));
+    }
     case 'critic-gp-step':
       return critic(w, data);
     case 'classifier-step':

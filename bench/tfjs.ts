@@ -219,6 +219,24 @@ function makeEngine(tf: TF, backend: string, notes: string[]): Engine {
           },
         };
       }
+      case 'generator-forward': {
+        const slope = w.cfg.slope as number, eps = w.cfg.eps as number, n = w.cfg.batch as number;
+        const z = up(w, data, 'z'), wl = up(w, data, 'wl'), bl = up(w, data, 'bl');
+        // torch's convT [in, out, kh, kw] → tfjs's [kh, kw, out, in]
+        const w2 = up(w, data, 'w2', FILTER), b2 = up(w, data, 'b2'), w3 = up(w, data, 'w3', FILTER), b3 = up(w, data, 'b3');
+        const bnp = [1, 2].map((i) => ['g', 'be', 'rm', 'rv'].map((k) => up(w, data, `${k}${i}`)));
+        const norm = (h: Tn, i: number) => {
+          const [g, be, rm, rv] = bnp[i - 1];
+          return tf.leakyRelu(tf.batchNorm(h, rm, rv, be, g, eps), slope);
+        };
+        const f = () => {
+          let h = tf.transpose(tf.reshape(tf.add(tf.matMul(z, wl, false, true), bl), [n, 128, 25, 25]), NHWC);
+          h = norm(h, 1);
+          h = norm(tf.add(tf.conv2dTranspose(h as any, w2 as any, [n, 50, 50, 64], 2, 2), b2), 2);
+          return { y: tf.tanh(tf.add(tf.conv2dTranspose(h as any, w3 as any, [n, 100, 100, 3], 2, 2), b3)) };
+        };
+        return kernel(w, f, [z, wl, bl, w2, b2, w3, b3, ...bnp.flat()], { y: NHWC });
+      }
       case 'critic-gp-step':
         return critic(w, data);
       case 'classifier-step':

@@ -95,6 +95,15 @@ def prepare(w, device):
             v = torch.view_as_real(r)
             return {"re": v[..., 0], "im": v[..., 1]}
         return kernel(w, device, lambda: torch.fft.rfft(I["x"]), parts)
+    if name == "generator-forward":
+        def gen_fwd():
+            def norm(h, i):
+                h = F.batch_norm(h, I[f"rm{i}"], I[f"rv{i}"], I[f"g{i}"], I[f"be{i}"], training=False, eps=c["eps"])
+                return F.leaky_relu(h, c["slope"])
+            h = norm(F.linear(I["z"], I["wl"], I["bl"]).view(c["batch"], 128, 25, 25), 1)
+            h = norm(F.conv_transpose2d(h, I["w2"], I["b2"], stride=2, padding=2, output_padding=1), 2)
+            return torch.tanh(F.conv_transpose2d(h, I["w3"], I["b3"], stride=2, padding=2, output_padding=1))
+        return kernel(w, device, gen_fwd, lambda r: {"y": r})
     if name == "critic-gp-step":
         return critic(w, I)
     if name == "classifier-step":

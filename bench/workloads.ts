@@ -39,6 +39,8 @@ export interface Workload {
   estFlops: number;
   /** Which of the engine's measured rates predicts this workload: its matmul's or its conv's. */
   estRate?: 'matmul' | 'conv';
+  /** Sized for a GPU: left out on adapters under 1 TFLOP/s (a CPU driver) unless --filter names it. */
+  gpuSized?: boolean;
   inputs: Record<string, InputSpec>;
   /** Workload-specific settings shared with torch_bench.py. */
   cfg: Record<string, number | number[]>;
@@ -55,6 +57,7 @@ function matmulWorkload(n: number): Workload {
     name: `matmul-${n}`,
     title: `matmul ${n}×${n}·${n}×${n}`,
     kind: 'kernel',
+    gpuSized: n >= 4096,
     flops: 2 * n ** 3,
     estFlops: 2 * n ** 3,
     inputs: { a: { shape: [n, n], seed: 1 }, b: { shape: [n, n], seed: 2 } },
@@ -291,6 +294,40 @@ const rfftW: Workload = {
   },
 };
 
+// The cover generator's forward pass, as `sleeve cover` runs it (inference,
+// batch 64): z‖label (110) → linear → 128×25×25 → batchnorm (running
+// statistics) → lrelu → convT 5×5 s2 → 64×50×50 → batchnorm → lrelu → convT
+// 5×5 s2 → 3×100×100 → tanh. Checked across engines, PyTorch first.
+const GB = 64;
+/** Batchnorm i's weight, bias and running statistics over c channels. */
+const bnInputs = (i: number, c: number, seed: number): Record<string, InputSpec> => ({
+  [`g${i}`]: { shape: [c], seed, kind: 'unit' },
+  [`be${i}`]: { shape: [c], seed: seed + 1, scale: 0.1 },
+  [`rm${i}`]: { shape: [c], seed: seed + 2, scale: 0.1 },
+  [`rv${i}`]: { shape: [c], seed: seed + 3, fill: 1 },
+});
+const generatorW: Workload = {
+  name: 'generator-forward',
+  title: 'cover generator forward (batch 64: 110 → linear 128×25×25 → convT → 64×50×50 → convT → 3×100×100)',
+  kind: 'step',
+  estFlops: 2 * GB * 110 * 80000 + 2 * GB * 128 * 625 * 64 * 25 + 2 * GB * 64 * 2500 * 3 * 25,
+  estRate: 'conv',
+  inputs: {
+    z: { shape: [GB, 110], seed: 40 },
+    wl: { shape: [128 * 25 * 25, 110], seed: 41, scale: 1 / Math.sqrt(110) },
+    bl: { shape: [128 * 25 * 25], seed: 42, scale: 0.1 },
+    ...bnInputs(1, 128, 43),
+    w2: { shape: [128, 64, 5, 5], seed: 47, scale: 1 / Math.sqrt(128 * 25) },
+    b2: { shape: [64], seed: 48, scale: 0.1 },
+    ...bnInputs(2, 64, 49),
+    w3: { shape: [64, 3, 5, 5], seed: 53, scale: 1 / Math.sqrt(64 * 25) },
+    b3: { shape: [3], seed: 54, scale: 0.1 },
+  },
+  cfg: { slope: 0.2, eps: 1e-5, batch: GB },
+  samples: { y: S([GB, 3, 100, 100], 64, 40) },
+  rtol: 1e-3,
+};
+
 // WGAN-GP critic: conv(3→64, 5, s2, p2) → lrelu → conv(64→128, 5, s2, p2) → lrelu → flatten → linear.
 const CB = 64;
 const criticConvFlops = 2 * CB * 64 * 50 * 50 * 3 * 25 + 2 * CB * 128 * 25 * 25 * 64 * 25;
@@ -374,7 +411,7 @@ export const PROBES: Record<'matmul' | 'conv', Workload> = {
 export const WORKLOADS: Workload[] = [
   // 4096³ fills a big GPU, so its rate can be read against the card's peak
   matmulWorkload(512), matmulWorkload(1024), matmulWorkload(4096), conv2dW(32), conv2dW(16), convTransposeW,
-  batchNormW(32), batchNormW(16), maxPoolW(32), maxPoolW(16), rfftW, criticW, classifierW(32), classifierW(16),
+  batchNormW(32), batchNormW(16), maxPoolW(32), maxPoolW(16), rfftW, generatorW, criticW, classifierW(32), classifierW(16),
 ];
 
 /** Build one input's host data. */
