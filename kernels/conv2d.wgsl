@@ -28,21 +28,11 @@ fn fwd(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid:
   // a real row and never stored.
   let wrow = clamp4(co0, p.c_out - 1) * (p.c_in * kk);
   let wrow2 = clamp4(co0 + 4, p.c_out - 1) * (p.c_in * kk);
-  var ih0: vec4<i32>;
-  var iw0: vec4<i32>;
-  var xb: vec4<i32>;
-  var ob: vec4<i32>;
-  for (var j = 0; j < 4; j++) {
-    let m = min(first + j * WG, total - 1);
-    let nn = m / plane_o;
-    let r = m - nn * plane_o;
-    let oh = r / p.wo;
-    let ow = r - oh * p.wo;
-    ih0[j] = oh * p.sh - p.pad_h;
-    iw0[j] = ow * p.sw - p.pad_w;
-    xb[j] = nn * p.c_in * plane;
-    ob[j] = nn * p.c_out * plane_o + r;
-  }
+  let px = fwd_pixels(first);
+  let ih0 = px.ih0;
+  let iw0 = px.iw0;
+  let xb = px.xb;
+  let ob = px.ob;
   var acc: array<vec4<f32>, 4>; // acc[pixel][channel]
   var acc2: array<vec4<f32>, 4>; // channels 4..7 when BLOCK is 8
   for (var ky = 0; ky < p.kh; ky++) {
@@ -117,19 +107,11 @@ fn data(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let wst = p.c_in * kk; // between output channels of w
   let wcol = clamp4(ci0, p.c_in - 1) * kk;
   let wcol2 = clamp4(ci0 + 4, p.c_in - 1) * kk;
-  var a: vec4<i32>;
-  var b: vec4<i32>;
-  var gb: vec4<i32>;
-  var ob: vec4<i32>;
-  for (var j = 0; j < 4; j++) {
-    let m = min(first + j * WG, total - 1);
-    let nn = m / sub;
-    let r = m - nn * sub;
-    a[j] = r / gw;
-    b[j] = r - a[j] * gw;
-    gb[j] = nn * p.c_out * plane_o;
-    ob[j] = nn * p.c_in * plane + (qh + p.sh * a[j]) * p.w + qw + p.sw * b[j];
-  }
+  let px = data_pixels(first, qh, qw, gw, sub);
+  let a = px.a;
+  let b = px.b;
+  let gb = px.gb;
+  let ob = px.ob;
   let ky0 = first_live(qh + p.pad_h, p.dh, p.sh, p.ky_step, p.kh);
   let kx0 = first_live(qw + p.pad_w, p.dw, p.sw, p.kx_step, p.kw);
   var acc: array<vec4<f32>, 4>; // acc[pixel][channel]

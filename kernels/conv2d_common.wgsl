@@ -30,6 +30,51 @@ fn clamp4(first: i32, last: i32) -> vec4<i32> {
   return min(vec4<i32>(first) + vec4<i32>(0, 1, 2, 3), vec4<i32>(last));
 }
 
+// fwd: an invocation's 4 output pixels (WG apart from `first`, batch
+// included): where their windows start in x, their image's offset in x and
+// their own offset in y. Pixels past the last are clamped to it: they are
+// read, never stored.
+struct FwdPixels { ih0: vec4<i32>, iw0: vec4<i32>, xb: vec4<i32>, ob: vec4<i32> }
+
+fn fwd_pixels(first: i32) -> FwdPixels {
+  let plane_o = p.ho * p.wo;
+  let total = p.n * plane_o;
+  var q: FwdPixels;
+  for (var j = 0; j < 4; j++) {
+    let m = min(first + j * WG, total - 1);
+    let nn = m / plane_o;
+    let r = m - nn * plane_o;
+    let oh = r / p.wo;
+    let ow = r - oh * p.wo;
+    q.ih0[j] = oh * p.sh - p.pad_h;
+    q.iw0[j] = ow * p.sw - p.pad_w;
+    q.xb[j] = nn * p.c_in * p.h * p.w;
+    q.ob[j] = nn * p.c_out * plane_o + r;
+  }
+  return q;
+}
+
+// data: an invocation's 4 x-space pixels in stride phase (qh, qw), whose
+// pixels are rows qh + sh·a, columns qw + sw·b (gw columns, sub per image):
+// a, b, the image's offset in y and the pixel's own offset in x. Clamped as
+// fwd_pixels; a phase with no pixels (h < sh) gets offsets that are never used.
+struct DataPixels { a: vec4<i32>, b: vec4<i32>, gb: vec4<i32>, ob: vec4<i32> }
+
+fn data_pixels(first: i32, qh: i32, qw: i32, gw: i32, sub: i32) -> DataPixels {
+  let total = p.n * sub;
+  var q: DataPixels;
+  for (var j = 0; j < 4; j++) {
+    let m = max(min(first + j * WG, total - 1), 0);
+    let nn = m / max(sub, 1);
+    let r = m - nn * sub;
+    q.a[j] = r / max(gw, 1);
+    q.b[j] = r - q.a[j] * gw;
+    q.gb[j] = nn * p.c_out * p.ho * p.wo;
+    q.ob[j] = nn * p.c_in * p.h * p.w + (qh + p.sh * q.a[j]) * p.w + qw + p.sw * q.b[j];
+  }
+  return q;
+}
+
 // First k in [0, step) with k·d ≡ c (mod s); the live ones repeat every step
 // (= s / gcd(s, d)). None there means none at all: returns `none`.
 fn first_live(c: i32, d: i32, s: i32, step: i32, none: i32) -> i32 {

@@ -91,21 +91,11 @@ fn fwd(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid:
   let kk = p.kh * p.kw;
   let wrow = clamp4(co0, p.c_out - 1) * (p.c_in * kk);
   let wrow2 = clamp4(co0 + 4, p.c_out - 1) * (p.c_in * kk);
-  var ih0: vec4<i32>;
-  var iw0: vec4<i32>;
-  var xb: vec4<i32>;
-  var ob: vec4<i32>;
-  for (var j = 0; j < 4; j++) {
-    let m = min(first + j * WG, total - 1);
-    let nn = m / plane_o;
-    let r = m - nn * plane_o;
-    let oh = r / p.wo;
-    let ow = r - oh * p.wo;
-    ih0[j] = oh * p.sh - p.pad_h;
-    iw0[j] = ow * p.sw - p.pad_w;
-    xb[j] = nn * p.c_in * plane;
-    ob[j] = nn * p.c_out * plane_o + r;
-  }
+  let px = fwd_pixels(first);
+  let ih0 = px.ih0;
+  let iw0 = px.iw0;
+  let xb = px.xb;
+  let ob = px.ob;
   xstride = plane;
   rlen = p.c_in;
   let lane = i32(sl % 8u);
@@ -147,20 +137,11 @@ fn data(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let wst = p.c_in * kk;
   let wcol = clamp4(ci0, p.c_in - 1) * kk;
   let wcol2 = clamp4(ci0 + 4, p.c_in - 1) * kk;
-  var a: vec4<i32>;
-  var b: vec4<i32>;
-  var gb: vec4<i32>;
-  var ob: vec4<i32>;
-  for (var j = 0; j < 4; j++) {
-    // A phase with no pixels (h < sh) still runs its lanes, on clamped offsets.
-    let m = max(min(first + j * WG, total - 1), 0);
-    let nn = m / max(sub, 1);
-    let r = m - nn * sub;
-    a[j] = r / max(gw, 1);
-    b[j] = r - a[j] * gw;
-    gb[j] = nn * p.c_out * plane_o;
-    ob[j] = nn * p.c_in * plane + (qh + p.sh * a[j]) * p.w + qw + p.sw * b[j];
-  }
+  let px = data_pixels(first, qh, qw, gw, sub);
+  let a = px.a;
+  let b = px.b;
+  let gb = px.gb;
+  let ob = px.ob;
   xstride = plane_o;
   rlen = p.c_out;
   let lane = i32(sl % 8u);

@@ -1,22 +1,8 @@
+// Parameters and bindings: matmul_common.wgsl (kernels.ts puts it in front).
 // Batched C[b] = A[b] · B[b] (+ bias), A: M×K, B: K×N, any strides, so a
 // transposed operand costs nothing. Each invocation computes a 4×4 register
 // block with no workgroup memory: on CPU Vulkan drivers barriers cost more
 // than the reloads they save (a shared-memory variant is picked per adapter).
-struct Params {
-  m: u32, n: u32, k: u32, batch: u32,
-  // element strides: A row, A col, A batch, then B, then C
-  a_rs: u32, a_cs: u32, a_bs: u32,
-  b_rs: u32, b_cs: u32, b_bs: u32,
-  c_bs: u32,
-  has_bias: u32,
-}
-
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
-
 @compute @workgroup_size(8, 8)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let row0 = gid.y * 4u;

@@ -1,3 +1,4 @@
+// Parameters and bindings: matmul_common.wgsl (kernels.ts puts it in front).
 // Batched C[b] = A[b] · B[b] (+ bias), the same contract as matmul.wgsl, for
 // adapters with subgroups of at least 8 lanes.
 //
@@ -13,21 +14,6 @@
 // 8 loads for 16 FMAs in matmul.wgsl.
 //
 // The 8 k-steps are written out: subgroupBroadcast takes a constant lane.
-enable subgroups;
-
-struct Params {
-  m: u32, n: u32, k: u32, batch: u32,
-  a_rs: u32, a_cs: u32, a_bs: u32,
-  b_rs: u32, b_cs: u32, b_bs: u32,
-  c_bs: u32,
-  has_bias: u32,
-}
-
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
 
 const ROWS: u32 = 16u;
 

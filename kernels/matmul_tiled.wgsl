@@ -1,22 +1,9 @@
+// Parameters and bindings: matmul_common.wgsl (kernels.ts puts it in front).
 // Batched C = A·B (+ bias) with 64×64 output tiles staged through workgroup
 // memory, each of the 16×16 invocations computing a 4×4 register block.
 // This is the variant GPUs want; CPU drivers pay for the barriers (see
 // matmul.wgsl). Same bindings and uniforms as matmul.wgsl, so the two are
 // interchangeable and a benchmark at start-up picks one per adapter.
-struct Params {
-  m: u32, n: u32, k: u32, batch: u32,
-  a_rs: u32, a_cs: u32, a_bs: u32,
-  b_rs: u32, b_cs: u32, b_bs: u32,
-  c_bs: u32,
-  has_bias: u32,
-}
-
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
-
 const TM = 64u;
 const TN = 64u;
 const TK = 16u;

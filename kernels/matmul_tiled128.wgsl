@@ -1,3 +1,4 @@
+// Parameters and bindings: matmul_common.wgsl (kernels.ts puts it in front).
 // Batched C = A·B (+ bias), same contract as matmul.wgsl, for big products
 // on GPUs: 128×128 output tiles staged through workgroup memory 8 k-steps
 // at a time, each of the 16×16 invocations computing an 8×8 register block
@@ -6,20 +7,6 @@
 // likewise its columns, so a warp's reads of one k-row spread over the banks.
 // Tiles are loaded along whichever of each operand's axes is contiguous, so
 // transposed operands read coalesced too.
-struct Params {
-  m: u32, n: u32, k: u32, batch: u32,
-  a_rs: u32, a_cs: u32, a_bs: u32,
-  b_rs: u32, b_cs: u32, b_bs: u32,
-  c_bs: u32,
-  has_bias: u32,
-}
-
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
-
 const T: u32 = 128u;
 const TK: u32 = 8u;
 // Rows padded to 132: a store of 8 k-values of one row then hits 8 banks, not

@@ -6,6 +6,7 @@ import binary from '../kernels/binary.wgsl';
 import unary from '../kernels/unary.wgsl';
 import layout from '../kernels/layout.wgsl';
 import reduce from '../kernels/reduce.wgsl';
+import matmulCommon from '../kernels/matmul_common.wgsl';
 import matmul from '../kernels/matmul.wgsl';
 import matmulTiled from '../kernels/matmul_tiled.wgsl';
 import matmulSubgroup from '../kernels/matmul_subgroup.wgsl';
@@ -28,10 +29,10 @@ export const K = {
   unary: new Kernel('unary.wgsl', unary),
   layout: new Kernel('layout.wgsl', layout),
   reduce: new Kernel('reduce.wgsl', reduce),
-  matmul: new Kernel('matmul.wgsl', matmul),
-  matmulTiled: new Kernel('matmul_tiled.wgsl', matmulTiled),
-  matmulSubgroup: new Kernel('matmul_subgroup.wgsl', matmulSubgroup),
-  matmulTiled128: new Kernel('matmul_tiled128.wgsl', matmulTiled128),
+  matmul: new Kernel('matmul.wgsl', matmulCommon + matmul),
+  matmulTiled: new Kernel('matmul_tiled.wgsl', matmulCommon + matmulTiled),
+  matmulTiled128: new Kernel('matmul_tiled128.wgsl', matmulCommon + matmulTiled128),
+  matmulSubgroup: new Kernel('matmul_subgroup.wgsl', 'enable subgroups;\n' + matmulCommon + matmulSubgroup),
   fill: new Kernel('fill.wgsl', fill),
   conv2d: new Kernel('conv2d.wgsl', conv2dCommon + conv2d),
   // `enable` must open the module, before the shared part.

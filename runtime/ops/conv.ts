@@ -381,14 +381,16 @@ export function convTranspose2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts
   return dataOp(x, w, bias ?? null, geo);
 }
 
-// The tuner's probe: a critic-sized layer (64 → 32 channels, 5×5, stride 2).
+// The tuner's probe: a classifier-like layer (32 → 32 channels, 3×3) with
+// enough pixels (2×48×48) to fill many workgroups: with few, the two kernels
+// time alike on a CPU driver and the choice is noise.
 registerProbe('conv', {
   variants: ['plain', 'subgroup'],
   available: (v) => v !== 'subgroup' || hasSubgroups(8),
   run: () => {
     tidy(() => {
-      const x = rand([4, 64, 24, 24], { seed: 5 }), w = rand([32, 64, 5, 5], { seed: 6 });
-      fwdKernel(x, w, null, convGeo(x.shape, w.shape, { stride: 2, padding: 2 }, 'conv2d'));
+      const x = rand([2, 32, 48, 48], { seed: 5 }), w = rand([32, 32, 3, 3], { seed: 6 });
+      fwdKernel(x, w, null, convGeo(x.shape, w.shape, { padding: 1 }, 'conv2d'));
     });
   },
   select: (v) => setConvVariant(v as 'plain' | 'subgroup'),

@@ -250,14 +250,21 @@ function composedBackward(g: Tensor, x: Tensor, weight: Tensor | null, running: 
   return [dx, sum(mul(g, xhat), axes), sum(g, axes)];
 }
 
-// The tuner's probe: batch statistics of a classifier-sized activation.
-registerProbe('batchnorm', {
+// The tuner's probes: batch statistics of a classifier-sized activation, then,
+// on adapters fast enough that the first took under 2 ms (a GPU, where the two
+// were a coin toss at that size), of a full batch-16 classifier activation,
+// whose choice wins.
+const bnProbe = (shape: number[]) => () => {
+  tidy(() => {
+    const x = rand(shape, { seed: 3 });
+    batchNorm2d(x, null, null, null, null, { training: true });
+  });
+};
+const selectBn = (v: string) => { bnSplit.enabled = v === 'split'; };
+registerProbe('batchnorm', { variants: ['single', 'split'], run: bnProbe([8, 32, 96, 128]), select: selectBn });
+registerProbe('batchnorm-large', {
   variants: ['single', 'split'],
-  run: () => {
-    tidy(() => {
-      const x = rand([8, 32, 96, 128], { seed: 3 });
-      batchNorm2d(x, null, null, null, null, { training: true });
-    });
-  },
-  select: (v) => { bnSplit.enabled = v === 'split'; },
+  skip: (t) => Math.min(t['batchnorm:single'] ?? Infinity, t['batchnorm:split'] ?? Infinity) >= 2,
+  run: bnProbe([16, 32, 128, 258]),
+  select: selectBn,
 });
