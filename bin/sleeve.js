@@ -14,7 +14,8 @@ const HELP = `sleeve: song in, album cover out, on a WebGPU tensor runtime of it
 Usage: sleeve <command> [options]
 
 Commands:
-  info          the WebGPU adapter in use (vendor, architecture, description, limits)
+  info          the WebGPU adapter in use (vendor, architecture, description, limits, features,
+                the kernel variants the tuner picked)
   features      SONG.mp3 --out FEATS.npy [--png FEATS.png]: the classifier's image of a
                 song (log-mel over tempogram) as float32 .npy; \`sleeve features --help\`
   help          this text
@@ -40,6 +41,8 @@ async function info(opts) {
   const sl = await loadRuntime();
   const device = await sl.init();
   const a = sl.adapterInfo();
+  const tuned = await sl.tune(); // init() ran it; this returns the cached choice
+  const features = { subgroups: sl.hasSubgroups(8), timestampQuery: device.features.has('timestamp-query') };
   const limits = {
     maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
     maxBufferSize: device.limits.maxBufferSize,
@@ -47,13 +50,15 @@ async function info(opts) {
     maxComputeInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup,
   };
   if (opts.json) {
-    console.log(JSON.stringify({ adapter: a, limits }, null, 2));
+    console.log(JSON.stringify({ adapter: a, limits, features, kernels: tuned.chosen }, null, 2));
   } else {
     console.log(`vendor:        ${a.vendor || '(not reported)'}`);
     console.log(`architecture:  ${a.architecture || '(not reported)'}`);
     console.log(`description:   ${a.description || '(not reported)'}`);
     if (a.device) console.log(`device:        ${a.device}`);
     for (const [k, v] of Object.entries(limits)) console.log(`${k}: ${v}`);
+    console.log(`subgroups (≥ 8 lanes): ${features.subgroups ? 'yes' : 'no'}; timestamp queries (profile()): ${features.timestampQuery ? 'yes' : 'no'}`);
+    console.log(`kernels chosen here: ${Object.entries(tuned.chosen).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   }
   device.destroy();
 }
