@@ -22,8 +22,8 @@ const HELP = `usage: npm run bench -- [options]
   --warmup N       warm-up runs, the first of which is the correctness check (default 2; --quick 1; one more
                    plain run always follows the check)
   --cap S          seconds one engine may spend on one workload (tfjs-cpu: a third); timing stops early,
-                   a first run over half of it is the only (cold) sample, and peers whose estimated run
-                   time exceeds it are skipped (default 45; --quick 30; 0: no cap)
+                   a first run over half of it gets one warm rerun as the sample (over all of it, it
+                   stands alone, cold), and peers whose estimated run time exceeds it are skipped (default 45; --quick 30; 0: no cap)
   --budget S       whole-bench seconds; peers still to run after it are skipped (default 480; 0: none)
   --quick          1 warm-up + 3 runs, smaller caps
   --json FILE      write the JSON report (and FILE.html, the chart) there
@@ -56,7 +56,8 @@ function parseArgs(argv: string[]): Opts | null {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (!a.startsWith('--')) throw new Error(`bench: unexpected argument '${a}'\n${HELP}`);
-    const [k, inline] = a.slice(2).split('=', 2);
+    const eq = a.indexOf('=');
+    const [k, inline] = eq < 0 ? [a.slice(2), undefined] : [a.slice(2, eq), a.slice(eq + 1)];
     if (['quick', 'save', 'markdown', 'profile', 'help', 'list'].includes(k)) o[k] = true;
     else if (['filter', 'engines', 'runs', 'warmup', 'cap', 'budget', 'json', 'slug', 'variant'].includes(k)) {
       const v = inline ?? argv[++i];
@@ -106,7 +107,8 @@ const capFor = (engine: string, o: Opts) => (engine === 'tfjs-cpu' ? o.capMs / 3
 
 /** Runs faster than this are timed in batches queued back to back, so that
  * one submit-and-wait (≈0.5 ms through Dawn on a big GPU) does not stand in
- * for the kernel's time; every engine is timed the same way. */
+ * for the kernel's time; every engine is timed the same way (torch_bench.py
+ * mirrors these rules). */
 const BATCH_MS = 20;
 
 async function measure(p: { check(): Promise<Samples>; run(reps?: number): Promise<void> }, capMs: number, o: Opts): Promise<{ samples: Samples; times: number[]; cold: boolean; batch: number }> {
@@ -302,7 +304,7 @@ async function main(): Promise<void> {
     for (const te of torchEngines) {
       const c = torchCells.get(`${w.name}|${te}`);
       if (!c) continue;
-      if (c.times_ms?.length && c.samples) addResult(te, c.times_ms, c.samples, !!c.cold);
+      if (c.times_ms?.length && c.samples) addResult(te, c.times_ms, c.samples, !!c.cold, c.batch ?? 1);
       else skip(te, c.unsupported ?? `error: ${c.error}`);
     }
     for (const e of engines) {

@@ -11,6 +11,8 @@ export interface TorchCell {
   engine: string;
   times_ms?: number[];
   cold?: boolean;
+  /** runs queued per timed sample (times are per run) */
+  batch?: number;
   samples?: Samples;
   unsupported?: string;
   error?: string;

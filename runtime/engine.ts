@@ -153,8 +153,9 @@ class Engine {
     return out;
   }
 
-  /** Time every dispatch `fn` records (and everything still pending) on the
-   * GPU, per kernel entry point. Needs the adapter's timestamp-query feature. */
+  /** Time every dispatch `fn` records on the GPU, per kernel entry point
+   * (work recorded before is submitted first, untimed). Needs the adapter's
+   * timestamp-query feature. */
   async profile(fn: () => unknown): Promise<KernelTime[]> {
     if (!this.device.features.has('timestamp-query')) {
       throw new Error('sleeve: profile() needs the timestamp-query feature, which this adapter or browser does not offer');
@@ -166,9 +167,13 @@ class Engine {
     try {
       await fn();
       this.flush();
-    } finally {
+    } catch (err) {
       this.profiler = null;
+      this.flush(); // what fn recorded before failing, so its stamps resolve
+      await profiler.finish().catch(() => []); // frees the query set
+      throw err;
     }
+    this.profiler = null;
     await this.sync();
     return profiler.finish();
   }

@@ -615,3 +615,18 @@ describe('split-K', () => {
     }
   });
 });
+
+test('split-K frees its partial products and sums (no buffer outlives the result)', async () => {
+  const x = sl.rand([5, 6000], { seed: 3 }), w = sl.rand([3, 6000], { seed: 4 }), b = sl.rand([3], { seed: 5 });
+  const live = async () => {
+    await sl.flush();
+    return sl.memory().liveBuffers;
+  };
+  sl.linear(x, w, b).dispose(); // warm the pool
+  const before = await live();
+  for (let i = 0; i < 3; i++) {
+    sl.linear(x, w, b).dispose();
+    sl.matmul(x, w, { transB: true }).dispose();
+  }
+  expect(await live()).toBe(before);
+});

@@ -297,14 +297,14 @@ describe('maxPool2d', () => {
     });
   }
 
-  // The kernels' grid: 32 columns × 2 rows per workgroup, planes on z looped
-  // past 65,535. Wider and taller than one workgroup, and more planes than z holds.
+  // Planes wider than a workgroup's 64 outputs, and more planes (65,539) than
+  // one grid axis could hold if the kernels were ever given a plane axis.
   const gridCases = [
     { shape: [2, 3, 37, 71], k: [2, 2] as [number, number], s: [2, 2] as [number, number], p: [0, 0] as [number, number] },
     { shape: [1, 65539, 2, 3], k: [2, 2] as [number, number], s: [1, 1] as [number, number], p: [0, 0] as [number, number] },
   ];
   for (const c of gridCases) {
-    test(`forward and backward over the whole grid ${JSON.stringify(c.shape)}`, async () => {
+    test(`forward and backward over many or wide planes ${JSON.stringify(c.shape)}`, async () => {
       const r = rng(prod(c.shape) + 5);
       const x = f32(randArray(prod(c.shape), r, -3, 3));
       const e = ref.maxPool(x, c.shape, c);

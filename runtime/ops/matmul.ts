@@ -65,8 +65,13 @@ function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null
       workgroups: [Math.ceil(N / tileCols), Math.ceil(M / tileRows), S],
     });
     const out = noGrad(() => {
-      const s = reshape(sum(partials, 0), [...batchShape, M, N]);
-      return bias ? add(s, bias) : s;
+      const s = sum(partials, 0);
+      const r = reshape(s, [...batchShape, M, N]); // a view: it keeps the storage
+      s.dispose();
+      if (!bias) return r;
+      const withBias = add(r, bias);
+      r.dispose();
+      return withBias;
     });
     partials.dispose();
     return out;
