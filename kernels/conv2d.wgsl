@@ -88,26 +88,20 @@ fn fwd(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid:
 @compute @workgroup_size(64)
 fn data(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>) {
-  let ci_blocks = (p.c_in + BLOCK - 1) / BLOCK;
-  let z = i32(wid.z);
-  let phase = z / ci_blocks;
-  let ci0 = (z - phase * ci_blocks) * BLOCK;
-  let qh = phase / p.sw;
-  let qw = phase - qh * p.sw;
-  // This phase's pixels: rows qh + sh·a, columns qw + sw·b.
-  let gh = (p.h - qh + p.sh - 1) / p.sh;
-  let gw = (p.w - qw + p.sw - 1) / p.sw;
-  let sub = gh * gw;
-  let total = p.n * sub;
   let first = i32(wid.x + wid.y * nwg.x) * (4 * WG) + i32(lid.x);
-  if (first >= total) { return; }
+  let ph = data_phase(i32(wid.z));
+  if (first >= ph.total) { return; }
+  let ci0 = ph.ci0;
+  let qh = ph.qh;
+  let qw = ph.qw;
+  let total = ph.total;
+  let px = data_pixels(ph, first);
   let plane = p.h * p.w;
   let plane_o = p.ho * p.wo;
   let kk = p.kh * p.kw;
   let wst = p.c_in * kk; // between output channels of w
   let wcol = clamp4(ci0, p.c_in - 1) * kk;
   let wcol2 = clamp4(ci0 + 4, p.c_in - 1) * kk;
-  let px = data_pixels(first, qh, qw, gw, sub);
   let a = px.a;
   let b = px.b;
   let gb = px.gb;

@@ -54,23 +54,38 @@ fn fwd_pixels(first: i32) -> FwdPixels {
   return q;
 }
 
-// data: an invocation's 4 x-space pixels in stride phase (qh, qw), whose
-// pixels are rows qh + sh·a, columns qw + sw·b (gw columns, sub per image):
-// a, b, the image's offset in y and the pixel's own offset in x. Clamped as
-// fwd_pixels; a phase with no pixels (h < sh) gets offsets that are never used.
+// data: workgroup z is (stride phase, block of BLOCK input channels). The
+// phase (qh, qw) holds the x-space pixels at rows qh + sh·a, columns
+// qw + sw·b: gw columns, sub per image, total in the batch. Kept apart from
+// the per-invocation part below so that it stays uniform (the subgroup
+// kernel's loops over it must be).
+struct DataPhase { ci0: i32, qh: i32, qw: i32, gw: i32, sub: i32, total: i32 }
+
+fn data_phase(z: i32) -> DataPhase {
+  let ci_blocks = (p.c_in + BLOCK - 1) / BLOCK;
+  let phase = z / ci_blocks;
+  let qh = phase / p.sw;
+  let qw = phase - qh * p.sw;
+  let gw = (p.w - qw + p.sw - 1) / p.sw;
+  let sub = ((p.h - qh + p.sh - 1) / p.sh) * gw;
+  return DataPhase((z - phase * ci_blocks) * BLOCK, qh, qw, gw, sub, p.n * sub);
+}
+
+// An invocation's 4 pixels of the phase: a, b, the image's offset in y and
+// the pixel's own offset in x, clamped as fwd_pixels; a phase with no pixels
+// (h < sh) gets offsets that are never used.
 struct DataPixels { a: vec4<i32>, b: vec4<i32>, gb: vec4<i32>, ob: vec4<i32> }
 
-fn data_pixels(first: i32, qh: i32, qw: i32, gw: i32, sub: i32) -> DataPixels {
-  let total = p.n * sub;
+fn data_pixels(ph: DataPhase, first: i32) -> DataPixels {
   var q: DataPixels;
   for (var j = 0; j < 4; j++) {
-    let m = max(min(first + j * WG, total - 1), 0);
-    let nn = m / max(sub, 1);
-    let r = m - nn * sub;
-    q.a[j] = r / max(gw, 1);
-    q.b[j] = r - q.a[j] * gw;
+    let m = max(min(first + j * WG, ph.total - 1), 0);
+    let nn = m / max(ph.sub, 1);
+    let r = m - nn * ph.sub;
+    q.a[j] = r / max(ph.gw, 1);
+    q.b[j] = r - q.a[j] * ph.gw;
     q.gb[j] = nn * p.c_out * p.ho * p.wo;
-    q.ob[j] = nn * p.c_in * p.h * p.w + (qh + p.sh * q.a[j]) * p.w + qw + p.sw * q.b[j];
+    q.ob[j] = nn * p.c_in * p.h * p.w + (ph.qh + p.sh * q.a[j]) * p.w + ph.qw + p.sw * q.b[j];
   }
   return q;
 }
