@@ -16,6 +16,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Tests measure kernel choices themselves rather than reading a cache file.
+    env: { SLEEVE_TUNE_CACHE: 'off' },
     fileParallelism: false,
   },
 });

@@ -280,10 +280,11 @@ function classifier(w: Workload, data: InputCache): Prepared | Unsupported {
 
 /** `force`: kernel variants to use instead of the tuner's, e.g. { matmul: 'tiled' }. */
 export async function sleeveEngine(force: Record<string, string> = {}): Promise<Engine & { adapter: sl.AdapterReport; tune: unknown }> {
-  await sl.init();
+  await sl.init({ tune: false });
   const adapter = sl.adapterInfo();
   const tuneFn = find('tune');
-  const tune = tuneFn ? await tuneFn() : null;
+  // measured afresh: a benchmark reports the choice this run made
+  const tune = tuneFn ? await tuneFn({ fresh: true }) : null;
   const notes: string[] = [];
   if (tune) notes.push(`sleeve autotune: ${JSON.stringify(tune)}`);
   const families: Record<string, { values: string[]; set: (v: string) => void }> = {

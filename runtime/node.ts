@@ -1,10 +1,16 @@
 // Node entry: the same runtime, with Dawn (npm package `webgpu`) as the GPU.
 import { create, globals } from 'webgpu';
 import { setGpuProvider } from './device.js';
+import { setTuneStore } from './tune.js';
+import { fileTuneStore } from './io/tune_store.node.js';
 
 Object.assign(globalThis, globals);
 let gpu: GPU | undefined;
 setGpuProvider(() => (gpu ??= create([]) as GPU));
+// Kernel choices measured once per adapter and kernel set, kept on disk
+// (SLEEVE_TUNE_CACHE=off: measure in every process).
+if (process.env.SLEEVE_TUNE_CACHE !== 'off') setTuneStore(fileTuneStore());
 
 export * from './index.js';
 export { saveFile, loadFile } from './io/files.node.js';
+export { fileTuneStore } from './io/tune_store.node.js';

@@ -6,6 +6,7 @@
 // adapter and keeps the fastest.
 import { adapterInfo, hasSubgroups } from './device.js';
 import { getEngine } from './engine.js';
+import { K } from './kernels.js';
 
 export type MatmulVariant = 'blocked' | 'tiled' | 'tiled128' | 'subgroup';
 export type ConvVariant = 'plain' | 'subgroup';
@@ -32,6 +33,35 @@ interface Probe {
 
 const probes = new Map<string, Probe>();
 const cache = new Map<string, TuneResult>();
+
+/**
+ * Where tune() keeps results between processes (as Burn keeps its autotune
+ * cache): the Node entry stores them in a file, a page may use localStorage.
+ * Keys name the adapter and a fingerprint of every kernel source and
+ * candidate list, so a changed kernel or driver is measured again.
+ */
+export interface TuneStore {
+  get(key: string): TuneResult | undefined;
+  set(key: string, result: TuneResult): void;
+}
+
+let store: TuneStore | null = null;
+
+/** Keep tune() results across processes (null: only in this one). */
+export function setTuneStore(s: TuneStore | null): void {
+  store = s;
+}
+
+// FNV-1a over the kernels and the candidates: cheap, and enough to notice a change.
+function fingerprint(): string {
+  let h = 0x811c9dc5;
+  const text = Object.values(K).map((k) => k.source).join('\0') + [...probes].map(([n, p]) => `${n}:${p.variants.join(',')}`).join(';');
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
 // matmul has two choices: products of at least LARGE_MATMUL multiply-adds
 // (a big GPU's regime) may want a different kernel from small ones.
 const choice: { matmul: MatmulVariant; matmulLarge: MatmulVariant; conv: ConvVariant; convGrad: ConvGradVariant } = {
@@ -110,13 +140,21 @@ async function timeIt(run: () => void): Promise<number> {
   }
 }
 
-/** Measure the candidates on this adapter and keep the fastest. */
-export async function tune(): Promise<TuneResult> {
+export interface TuneOptions {
+  /** measure again even if this process or the store has a result */
+  fresh?: boolean;
+}
+
+/** Measure the candidates on this adapter and keep the fastest; a result
+ * already known for this adapter and these kernels is reused (`fresh`
+ * measures anyway). */
+export async function tune(opts: TuneOptions = {}): Promise<TuneResult> {
   const info = adapterInfo();
-  const key = `${info.vendor}|${info.architecture}|${info.description}|${info.device}|${hasSubgroups(8) ? 'sg' : ''}`;
-  const hit = cache.get(key);
+  const key = `${info.vendor}|${info.architecture}|${info.description}|${info.device}|${hasSubgroups(8) ? 'sg' : ''}|${fingerprint()}`;
+  const hit = opts.fresh ? undefined : cache.get(key) ?? readStore(key);
   if (hit) {
     for (const [name, v] of Object.entries(hit.chosen)) probes.get(name)?.select(v);
+    cache.set(key, hit);
     return hit;
   }
   const timings: Record<string, number> = {};
@@ -140,5 +178,26 @@ export async function tune(): Promise<TuneResult> {
   }
   const result = { adapter: info.description || key, chosen, matmul: choice.matmul, timings };
   cache.set(key, result);
+  try {
+    store?.set(key, result);
+  } catch {
+    /* a store that cannot write costs a re-measure next time, nothing more */
+  }
   return result;
+}
+
+// A stored result is used only if every choice it names is a known candidate.
+function readStore(key: string): TuneResult | undefined {
+  let r: TuneResult | undefined;
+  try {
+    r = store?.get(key);
+  } catch {
+    return undefined;
+  }
+  if (!r || typeof r.chosen !== 'object' || !r.chosen) return undefined;
+  for (const [name, v] of Object.entries(r.chosen)) {
+    const p = probes.get(name);
+    if (!p || !p.variants.includes(v) || !(p.available?.(v) ?? true)) return undefined;
+  }
+  return r;
 }

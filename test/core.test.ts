@@ -628,5 +628,6 @@ test('split-K frees its partial products and sums (no buffer outlives the result
     sl.linear(x, w, b).dispose();
     sl.matmul(x, w, { transB: true }).dispose();
   }
-  expect(await live()).toBe(before);
+  // ≤, not =: the FinalizationRegistry may free an earlier test's garbage meanwhile
+  expect(await live()).toBeLessThanOrEqual(before);
 });
