@@ -160,9 +160,7 @@ function filterKernel(x: Tensor, u: Tensor, g: Geo): Tensor {
   const tapGroups = Math.ceil((Math.ceil(g.cin / 4) * g.kh * g.kw) / 64);
   const coBlocks = Math.ceil(g.cout / block);
   const perChunk = flat ? Math.ceil(taps / 4) * coBlocks : tapGroups * 64 * coBlocks; // invocations
-  const want = Math.min(Math.ceil(FILTER_TARGET_INVOCATIONS / perChunk), Math.floor((rows * g.wo) / FILTER_MIN_CHUNK_PIXELS));
-  const rpc = Math.max(1, Math.ceil(rows / Math.max(1, want)));
-  const chunks = Math.max(1, Math.ceil(rows / rpc));
+  const { rpc, chunks } = pixelChunks(g, Math.ceil(FILTER_TARGET_INVOCATIONS / perChunk));
   const partial = empty(chunks === 1 ? shape : [chunks, g.cout, taps]);
   getEngine().dispatch(K.conv2dGrad, {
     entry: flat ? 'flat' : 'main',
@@ -172,6 +170,20 @@ function filterKernel(x: Tensor, u: Tensor, g: Geo): Tensor {
     uniforms: { ...uniformsOf(g), rows_per_chunk: rpc, n_chunks: chunks },
     workgroups: flat ? grid1d(perChunk * chunks, 64) : [tapGroups, coBlocks, chunks],
   });
+  return sumChunks(partial, chunks, shape);
+}
+
+/** Output rows per chunk of the weight gradient's reduction: `want` chunks,
+ * fewer if a chunk would cover under FILTER_MIN_CHUNK_PIXELS pixels. */
+function pixelChunks(g: Geo, want: number): { rpc: number; chunks: number } {
+  const rows = g.n * g.ho;
+  const n = Math.min(want, Math.floor((rows * g.wo) / FILTER_MIN_CHUNK_PIXELS), 65535);
+  const rpc = Math.max(1, Math.ceil(rows / Math.max(1, n)));
+  return { rpc, chunks: Math.max(1, Math.ceil(rows / rpc)) };
+}
+
+/** The chunks' partial weight gradients ([chunks, cout, taps]) summed into the weight's shape. */
+function sumChunks(partial: Tensor, chunks: number, shape: Shape): Tensor {
   if (chunks === 1) return partial;
   const summed = sum(partial, 0, true); // [1, cout, taps]
   partial.dispose();
@@ -186,12 +198,9 @@ const FILTER_TILED_WORKGROUPS = 512;
 
 function filterTiled(x: Tensor, u: Tensor, g: Geo): Tensor {
   const taps = g.cin * g.kh * g.kw;
-  const rows = g.n * g.ho;
   const shape = wShape(g);
   const tiles = Math.ceil(taps / 64) * Math.ceil(g.cout / 64);
-  const want = Math.min(Math.ceil(FILTER_TILED_WORKGROUPS / tiles), Math.floor((rows * g.wo) / FILTER_MIN_CHUNK_PIXELS), 65535);
-  const rpc = Math.max(1, Math.ceil(rows / Math.max(1, want)));
-  const chunks = Math.max(1, Math.ceil(rows / rpc));
+  const { rpc, chunks } = pixelChunks(g, Math.ceil(FILTER_TILED_WORKGROUPS / tiles));
   const partial = empty(chunks === 1 ? shape : [chunks, g.cout, taps]);
   getEngine().dispatch(K.conv2dGrad, {
     entry: 'tiled',
@@ -199,12 +208,7 @@ function filterTiled(x: Tensor, u: Tensor, g: Geo): Tensor {
     uniforms: { ...uniformsOf(g), rows_per_chunk: rpc, n_chunks: chunks },
     workgroups: [Math.ceil(taps / 64), Math.ceil(g.cout / 64), chunks],
   });
-  if (chunks === 1) return partial;
-  const summed = sum(partial, 0, true);
-  partial.dispose();
-  const out = view(summed, shape);
-  summed.dispose();
-  return out;
+  return sumChunks(partial, chunks, shape);
 }
 
 // ---- tensors past the binding limit -----------------------------------------

@@ -44,6 +44,8 @@ function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null
   const variant = forced ?? matmulVariant(batch * M * N * Kd);
   const ar = a.shape[a.rank - 1]; // row length of a as stored
   const br = b.shape[b.rank - 1];
+  // element strides of op(A) and op(B): along their rows and their columns
+  const aRs = ta ? 1 : ar, aCs = ta ? ar : 1, bRs = tb ? 1 : br, bCs = tb ? br : 1;
   // Output tile of one workgroup, rows × columns, per variant.
   const [tileRows, tileCols, kernel] = {
     blocked: [32, 32, K.matmul], tiled: [64, 64, K.matmulTiled], tiled128: [128, 128, K.matmulTiled128], subgroup: [16, 128, K.matmulSubgroup],
@@ -58,8 +60,8 @@ function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null
       buffers: { a: a.buffer, b: b.buffer, bias: a.buffer, c: partials.buffer },
       uniforms: {
         m: M, n: N, k: kc, batch: S,
-        a_rs: ta ? 1 : ar, a_cs: ta ? ar : 1, a_bs: kc * (ta ? ar : 1),
-        b_rs: tb ? 1 : br, b_cs: tb ? br : 1, b_bs: kc * (tb ? 1 : br),
+        a_rs: aRs, a_cs: aCs, a_bs: kc * aCs,
+        b_rs: bRs, b_cs: bCs, b_bs: kc * bRs,
         c_bs: M * N, has_bias: 0,
       },
       workgroups: [Math.ceil(N / tileCols), Math.ceil(M / tileRows), S],
@@ -83,7 +85,7 @@ function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null
   const blockRows = batch === 1 ? Math.floor((65535 * tileRows) / 64) * 64 : M;
   for (let r0 = 0; r0 < M && out.size > 0; r0 += blockRows) {
     const rows = Math.min(blockRows, M - r0);
-    const aOff = r0 * (ta ? 1 : ar) * 4, cOff = r0 * N * 4;
+    const aOff = r0 * aRs * 4, cOff = r0 * N * 4;
     getEngine().dispatch(kernel, {
       buffers: {
         a: aOff ? { buffer: ae.buffer, offset: aOff, size: ae.size * 4 - aOff } : ae.buffer,
@@ -92,8 +94,8 @@ function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null
       },
       uniforms: {
         m: rows, n: N, k: Kd, batch,
-        a_rs: ta ? 1 : ar, a_cs: ta ? ar : 1, a_bs: ba === 1 ? 0 : M * Kd,
-        b_rs: tb ? 1 : br, b_cs: tb ? br : 1, b_bs: bb === 1 ? 0 : Kd * N,
+        a_rs: aRs, a_cs: aCs, a_bs: ba === 1 ? 0 : M * Kd,
+        b_rs: bRs, b_cs: bCs, b_bs: bb === 1 ? 0 : Kd * N,
         c_bs: M * N, has_bias: bias ? 1 : 0,
       },
       workgroups: [Math.ceil(N / tileCols), Math.ceil(rows / tileRows), batch],
