@@ -11,7 +11,9 @@
 // stats_partial / stats_finish: the same two-pass statistics split over many
 //   workgroups per channel (few channels over many elements would leave a GPU
 //   nearly idle with one workgroup each); the normalisation then runs as
-//   eval_forward, one invocation per element.
+//   eval_forward, one invocation per element. A batch past the storage
+//   binding limit runs the partial entries on ranges of images and adds
+//   their partial sums before the finish.
 // Each thread accumulates a strided slice serially; the 256 partial sums then
 // meet in a pairwise tree, which keeps f32 rounding small for large N·H·W.
 override AFFINE: u32 = 1u;
@@ -25,9 +27,12 @@ struct Params {
   momentum: f32,
   // count / (count - 1): biased → unbiased variance for the running estimate
   unbias: f32,
-  // stats_partial / stats_finish only: elements per chunk, chunks per channel
+  // split entries only: elements per chunk, chunks per channel
   chunk_len: u32,
   n_chunks: u32,
+  // values per channel the statistics are over: N·plane of the whole batch
+  // (the split entries may be run on a range of it, n_batch images at a time)
+  stat_count: u32,
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -179,7 +184,7 @@ fn stats_finish(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (c >= p.channels) { return; }
   var acc = 0.0;
   for (var k = 0u; k < p.n_chunks; k++) { acc += part_in[c * p.n_chunks + k]; }
-  mean_out[c] = acc / f32(p.n_batch * p.plane);
+  mean_out[c] = acc / f32(p.stat_count);
 }
 
 // Backward split the same way: workgroup (c, k) sums (g, g·x̂) over chunk k
@@ -222,12 +227,11 @@ fn bwd_finish(@builtin(global_invocation_id) gid: vec3<u32>) {
 @compute @workgroup_size(64)
 fn bwd_apply(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * 64u;
-  let count = p.n_batch * p.plane;
-  if (i >= count * p.channels) { return; }
+  if (i >= p.n_batch * p.plane * p.channels) { return; }
   let c = (i / p.plane) % p.channels;
   let inv = inverseSqrt(var_in[c] + p.eps);
   let xh = (x[i] - mean_in[c]) * inv;
-  let k = select(0.0, 1.0 / f32(count), TRAIN == 1u);
+  let k = select(0.0, 1.0 / f32(p.stat_count), TRAIN == 1u);
   // dbias = Σg and dweight = Σg·x̂ were written by bwd_finish; only read here
   dx[i] = scale_of(c) * inv * (g[i] - k * (dbias[c] + xh * dweight[c]));
 }

@@ -2,11 +2,14 @@
 // offset + sum(coord_d * stride_d), where coord_d = out_index_d - lo_d; a
 // coordinate outside [0, extent_d) yields pad_value. One kernel serves
 // permute, broadcast (stride 0), slice (offset, lo 0) and pad (lo > 0).
+// An output past the storage binding limit is written in ranges of rows
+// (axis 0): row0 is the first row of the range bound as out.
 struct Params {
   n: u32,
   rank: u32,
   offset: u32,
   pad_value: f32,
+  row0: u32,
   out_shape: array<vec4<u32>, 2>,
   in_strides: array<vec4<u32>, 2>,
   lo: array<vec4<u32>, 2>,
@@ -29,7 +32,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   for (var d = i32(p.rank) - 1; d >= 0; d--) {
     let du = u32(d);
     let s = dim(p.out_shape, du);
-    let c = i32(rem % s) - i32(dim(p.lo, du));
+    var c = i32(rem % s) - i32(dim(p.lo, du));
+    if (du == 0u) { c += i32(p.row0); }
     rem = rem / s;
     if (c < 0 || c >= i32(dim(p.extent, du))) { inside = false; }
     src += u32(max(c, 0)) * dim(p.in_strides, du);

@@ -54,6 +54,8 @@ export async function initDevice(opts: InitOptions = {}): Promise<GPUDevice> {
     'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize',
     'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY',
     'maxComputeWorkgroupsPerDimension', 'maxStorageBuffersPerShaderStage',
+    // the adapter's finest: ops split over the binding limit start ranges on it
+    'minStorageBufferOffsetAlignment',
   ];
   const requiredLimits: Record<string, number> = {};
   for (const k of want) {

@@ -10,6 +10,10 @@ import { Profiler, type KernelTime } from './profiler.js';
 const MAX_PENDING_DISPATCHES = 512;
 const MAX_WORKGROUPS = 65535;
 
+/** bytes 0 means the device's maxStorageBufferBindingSize; tests lower it to
+ * run the range-splitting paths (ops/split.ts) on small tensors. */
+export const bindingCap = { bytes: 0 };
+
 export interface DispatchArgs {
   entry?: string;
   constants?: Constants;
@@ -32,14 +36,18 @@ class Engine {
   stats = { dispatches: 0, submits: 0 };
   /** Set while profile() runs: every dispatch then gets a timed pass of its own. */
   private profiler: Profiler | null = null;
-  /** Largest byte range one storage binding may cover on this device. */
-  readonly maxBinding: number;
+  private readonly deviceMaxBinding: number;
 
   constructor(device: GPUDevice) {
     this.device = device;
     this.pool = new BufferPool(device);
     this.uniformPool = new BufferPool(device, 0x40 | 0x08); // UNIFORM | COPY_DST
-    this.maxBinding = device.limits.maxStorageBufferBindingSize;
+    this.deviceMaxBinding = device.limits.maxStorageBufferBindingSize;
+  }
+
+  /** Largest byte range one storage binding may cover on this device. */
+  get maxBinding(): number {
+    return bindingCap.bytes || this.deviceMaxBinding;
   }
 
   private ensurePass(): GPUComputePassEncoder {
@@ -106,10 +114,10 @@ class Engine {
   private wholeBinding(b: GPUBuffer, kernel: Kernel, entry: string, name: string): GPUBufferBinding {
     const need = this.pool.requestedBytes(b) ?? b.size;
     if (need > this.maxBinding) {
-      const mb = (x: number) => `${(x / 2 ** 20).toFixed(1)} MiB`;
+      const mb = (x: number) => (x >= 2 ** 20 ? `${(x / 2 ** 20).toFixed(1)} MiB` : `${x} bytes`);
       throw new Error(`sleeve: kernels/${kernel.file}:${entry}: "${name}" holds ${mb(need)}, over this adapter's storage binding limit of ${mb(this.maxBinding)} (maxStorageBufferBindingSize); use a smaller batch`);
     }
-    return { buffer: b, size: Math.min(b.size, this.maxBinding) };
+    return { buffer: b, size: Math.min(b.size, this.deviceMaxBinding) };
   }
 
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {

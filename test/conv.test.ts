@@ -7,6 +7,7 @@ import { checkGrads, dot, expectClose, f32, finiteDiff, prod, randArray, rng, se
 import * as ref from './ref/conv.js';
 // The ops straight from their module, so this file does not depend on index.ts's export list.
 import * as cv from '../runtime/ops/conv.js';
+import { bindingCap } from '../runtime/engine.js';
 
 beforeAll(setup);
 
@@ -356,7 +357,7 @@ describe('batches past the storage binding limit', () => {
     const r = rng(650);
     const x = f32(randArray(prod(xs), r)), w = f32(randArray(prod(ws), r)), b = f32(randArray(5, r));
     const u = f32(randArray(prod(ref.yShape(geo)), r));
-    cv.convBinding.maxBindingBytes = 4096;
+    bindingCap.bytes = 4096;
     try {
       const y = cv.conv2d(T(x, xs), T(w, ws), T(b, [5]), opts);
       const dx = cv.conv2dInputGrad(T(u, ref.yShape(geo)), T(w, ws), xs, opts);
@@ -366,7 +367,7 @@ describe('batches past the storage binding limit', () => {
       expectClose(await dw.read(), ref.convFilter(x, u, geo), WGRAD, 'weight grad');
       expect(() => cv.conv2d(T(x, xs), sl.zeros([300, 3, 1, 1]))).toThrow(/one image of .* exceeds the 4096-byte storage binding limit/);
     } finally {
-      cv.convBinding.maxBindingBytes = 0;
+      bindingCap.bytes = 0;
     }
   });
 });

@@ -16,6 +16,7 @@ import { convGradVariant, convVariant, registerProbe, setConvGradVariant, setCon
 import { rand } from './random.js';
 import { add } from './elementwise.js';
 import { sum } from './reduce.js';
+import { bindingLimit } from './split.js';
 
 type Pair = number | [number, number];
 
@@ -215,14 +216,7 @@ function filterTiled(x: Tensor, u: Tensor, g: Geo): Tensor {
 // A storage binding may not exceed maxStorageBufferBindingSize (128 MiB on
 // lavapipe). A batch whose input or output is larger is run a few images at
 // a time: NCHW makes every batch chunk one contiguous range, moved with
-// buffer copies (no such limit, and no 256-byte offset alignment to meet).
-
-/** maxBindingBytes 0 means the device's limit; tests lower it to exercise the batch split on small tensors. */
-export const convBinding = { maxBindingBytes: 0 };
-
-function bindingLimit(): number {
-  return convBinding.maxBindingBytes || getEngine().maxBinding;
-}
+// buffer copies (no such limit, and no offset alignment to meet).
 
 function fitsBinding(bytes: number): boolean {
   return bytes <= bindingLimit();

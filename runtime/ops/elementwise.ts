@@ -6,6 +6,7 @@ import { K } from '../kernels.js';
 import { empty, sameShape, type Tensor } from '../tensor.js';
 import { broadcastShapes, broadcastStrides, checkRank, pad8 } from './util.js';
 import { sumTo } from './reduce.js';
+import { rowRanges, rowsOf, type RowRange } from './split.js';
 
 const BIN = { add: 0, sub: 1, mul: 2, div: 3, pow: 4, maximum: 5, minimum: 6, greater: 7, equal: 8, greaterEqual: 9 } as const;
 type BinOp = keyof typeof BIN;
@@ -15,23 +16,36 @@ function binaryRaw(op: BinOp, a: Tensor, b: Tensor): Tensor {
   checkRank(shape, op);
   const out = empty(shape);
   const n = out.size;
+  if (n === 0) return out;
   const e = getEngine();
+  const what = () => `${a.describe()} ${op} ${b.describe()}`;
   if (sameShape(a.shape, shape) && sameShape(b.shape, shape)) {
-    e.dispatch(K.binary, {
-      entry: 'same', constants: { OP: BIN[op] },
-      buffers: { a: a.buffer, b: b.buffer, out: out.buffer },
-      uniforms: { n, rank: 0, out_shape: [], a_strides: [], b_strides: [] },
-      workgroups: grid1d(n, 64),
-    });
-  } else {
+    for (const r of rowRanges(n, [1], op, what)) {
+      e.dispatch(K.binary, {
+        entry: 'same', constants: { OP: BIN[op] },
+        buffers: { a: rowsOf(a, r, 1), b: rowsOf(b, r, 1), out: rowsOf(out, r, 1) },
+        uniforms: { n: r.count, rank: 0, out_shape: [], a_strides: [], b_strides: [] },
+        workgroups: grid1d(r.count, 64),
+      });
+    }
+    return out;
+  }
+  // Broadcast: split along the output's first axis. An operand that spans it
+  // is bound a range of rows; one broadcast along it is bound whole.
+  const aStrides = broadcastStrides(a.shape, shape), bStrides = broadcastStrides(b.shape, shape);
+  const outRow = n / shape[0];
+  const ranges = rowRanges(shape[0], [outRow, aStrides[0], bStrides[0]], op, what);
+  const whole = ranges.length === 1;
+  const bind = (t: Tensor, rowFloats: number, r: RowRange) => (whole || !rowFloats ? t.buffer : rowsOf(t, r, rowFloats));
+  for (const r of ranges) {
     e.dispatch(K.binary, {
       constants: { OP: BIN[op] },
-      buffers: { a: a.buffer, b: b.buffer, out: out.buffer },
+      buffers: { a: bind(a, aStrides[0], r), b: bind(b, bStrides[0], r), out: bind(out, outRow, r) },
       uniforms: {
-        n, rank: shape.length, out_shape: pad8(shape),
-        a_strides: pad8(broadcastStrides(a.shape, shape)), b_strides: pad8(broadcastStrides(b.shape, shape)),
+        n: r.count * outRow, rank: shape.length, out_shape: pad8([r.count, ...shape.slice(1)]),
+        a_strides: pad8(aStrides), b_strides: pad8(bStrides),
       },
-      workgroups: grid1d(n, 64),
+      workgroups: grid1d(r.count * outRow, 64),
     });
   }
   return out;
@@ -46,12 +60,15 @@ type UnOp = keyof typeof UN;
 
 export function unaryRaw(op: UnOp, x: Tensor, alpha = 0, beta = 0): Tensor {
   const out = empty(x.shape);
-  getEngine().dispatch(K.unary, {
-    constants: { OP: UN[op] },
-    buffers: { x: x.buffer, out: out.buffer },
-    uniforms: { n: x.size, alpha, beta },
-    workgroups: grid1d(x.size, 64),
-  });
+  if (x.size === 0) return out;
+  for (const r of rowRanges(x.size, [1], op, () => x.describe())) {
+    getEngine().dispatch(K.unary, {
+      constants: { OP: UN[op] },
+      buffers: { x: rowsOf(x, r, 1), out: rowsOf(out, r, 1) },
+      uniforms: { n: r.count, alpha, beta },
+      workgroups: grid1d(r.count, 64),
+    });
+  }
   return out;
 }
 
@@ -239,12 +256,14 @@ export function sign(x: Tensor): Tensor {
 export function full(shape: readonly number[], value: number): Tensor {
   const out = empty(shape);
   if (out.size === 0) return out;
-  getEngine().dispatch(K.fill, {
-    constants: { DIST: 3 },
-    buffers: { out: out.buffer },
-    uniforms: { n: out.size, seed: 0, lo: value, hi: 0 },
-    workgroups: grid1d(out.size, 64),
-  });
+  for (const r of rowRanges(out.size, [1], 'full', () => out.describe())) {
+    getEngine().dispatch(K.fill, {
+      constants: { DIST: 3 },
+      buffers: { out: rowsOf(out, r, 1) },
+      uniforms: { n: r.count, seed: 0, lo: value, hi: 0 },
+      workgroups: grid1d(r.count, 64),
+    });
+  }
   return out;
 }
 

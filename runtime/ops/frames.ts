@@ -7,6 +7,7 @@ import { grid1d, getEngine } from '../engine.js';
 import { K } from '../kernels.js';
 import { empty, sizeOf, type Tensor } from '../tensor.js';
 import { pad8 } from './util.js';
+import { gather } from './strided.js';
 import { isGradEnabled } from '../autograd.js';
 
 function noGradInput(op: string, ...xs: Tensor[]): void {
@@ -30,17 +31,7 @@ export function asStrided(x: Tensor, shape: number[], strides: number[], offset 
   if (offset < 0 || strides.some((s) => s < 0 || !Number.isInteger(s)) || (n > 0 && last >= x.size)) {
     throw new Error(`sleeve: asStrided: view [${shape}] with strides [${strides}] at offset ${offset} reads outside ${x.describe()}`);
   }
-  const out = empty(shape);
-  if (n === 0) return out;
-  getEngine().dispatch(K.layout, {
-    buffers: { x: x.buffer, out: out.buffer },
-    uniforms: {
-      n, rank: shape.length, offset, pad_value: 0,
-      out_shape: pad8(shape), in_strides: pad8(strides), lo: pad8(shape.map(() => 0)), extent: pad8(shape),
-    },
-    workgroups: grid1d(n, 64),
-  });
-  return out;
+  return gather(x, { outShape: shape, strides, offset });
 }
 
 /**

@@ -11,6 +11,7 @@ import { rand } from './random.js';
 import { add, full, mul, rsqrt, square, sub } from './elementwise.js';
 import { mean, sum } from './reduce.js';
 import { reshape } from './shape.js';
+import { rowRanges, rowsOf, type RowRange } from './split.js';
 
 export interface BatchNormOptions {
   /** Use (and update) batch statistics; false uses the running statistics. */
@@ -44,8 +45,35 @@ function params(geo: Geometry, eps: number, momentum = 0): Record<string, number
   return {
     n_batch: geo.n, channels: geo.c, plane: geo.plane, eps, momentum,
     unbias: count > 1 ? count / (count - 1) : 1,
-    chunk_len: 0, n_chunks: 0,
+    chunk_len: 0, n_chunks: 0, stat_count: count,
   };
+}
+
+/** Ranges of images that fit one storage binding (one range unless x is past the limit). */
+function imageRanges(x: Tensor, geo: Geometry): RowRange[] {
+  return rowRanges(geo.n, [geo.c * geo.plane], 'batchNorm2d', () => `input ${x.describe()}`);
+}
+
+/** Uniforms of a split entry run on a range of r.count images, `chunks` chunks per channel. */
+function rangeParams(base: Record<string, number>, geo: Geometry, r: RowRange, chunks: number): Record<string, number> {
+  return { ...base, n_batch: r.count, chunk_len: Math.ceil((r.count * geo.plane) / chunks), n_chunks: chunks };
+}
+
+/** Partial sums over every image range, added: the input of a *_finish entry. */
+function summedParts(ranges: RowRange[], dispatchInto: (r: RowRange, part: Tensor) => void, partSize: number): Tensor {
+  let total: Tensor | null = null;
+  for (const r of ranges) {
+    const part = empty([partSize]);
+    dispatchInto(r, part);
+    if (!total) total = part;
+    else {
+      const next = add(total, part);
+      total.dispose();
+      part.dispose();
+      total = next;
+    }
+  }
+  return total!;
 }
 
 /** Chunks per channel for the split statistics: enough workgroups to fill a
@@ -108,40 +136,47 @@ export function batchNorm2d(
   const wT = weight ?? (bias ? full([geo.c], 1) : null);
   const bT = bias ?? (weight ? full([geo.c], 0) : null);
   const AFFINE = wT ? 1 : 0;
-  const wb = { weight: wT?.buffer ?? x.buffer, bias: bT?.buffer ?? x.buffer };
+  const affine = (xb: GPUBuffer | GPUBufferBinding) => ({ weight: wT?.buffer ?? xb, bias: bT?.buffer ?? xb });
 
+  const ranges = imageRanges(x, geo);
+  const row = geo.c * geo.plane;
+  const normalise = () => {
+    for (const r of ranges) {
+      const xr = rowsOf(x, r, row);
+      e.dispatch(K.batchnorm, {
+        entry: 'eval_forward', constants: { AFFINE },
+        buffers: { x: xr, ...affine(xr), y: rowsOf(y, r, row), mean_in: mu.buffer, var_in: va.buffer },
+        uniforms: { ...uniforms, n_batch: r.count }, workgroups: grid1d(r.count * row, 64),
+      });
+    }
+  };
   let mu: Tensor, va: Tensor;
   if (training) {
     mu = empty([geo.c]);
     va = empty([geo.c]);
-    const chunks = statChunks(geo);
-    if (chunks > 1) {
-      // Few channels over many elements: statistics from many workgroups per
-      // channel, then the normalisation one invocation per element.
-      const part = empty([geo.c * chunks]);
-      const u = { ...uniforms, chunk_len: Math.ceil(count / chunks), n_chunks: chunks };
+    const chunks = statChunks({ ...geo, n: ranges[0].count });
+    if (ranges.length > 1 || chunks > 1) {
+      // Few channels over many elements (or a batch past the binding limit):
+      // statistics from many workgroups per channel, then the normalisation
+      // one invocation per element.
       for (const [moment, out] of [[1, mu], [2, va]] as const) {
-        e.dispatch(K.batchnorm, {
+        const part = summedParts(ranges, (r, into) => e.dispatch(K.batchnorm, {
           entry: 'stats_partial', constants: { MOMENT: moment },
-          buffers: { x: x.buffer, part_out: part.buffer, mean_in: mu.buffer }, // read only for the second moment
-          uniforms: u, workgroups: grid1d(geo.c * chunks, 1),
-        });
+          buffers: { x: rowsOf(x, r, row), part_out: into.buffer, mean_in: mu.buffer }, // read only for the second moment
+          uniforms: rangeParams(uniforms, geo, r, chunks), workgroups: grid1d(geo.c * chunks, 1),
+        }), geo.c * chunks);
         e.dispatch(K.batchnorm, {
           entry: 'stats_finish',
           buffers: { part_in: part.buffer, mean_out: out.buffer },
-          uniforms: u, workgroups: [Math.ceil(geo.c / 64)],
+          uniforms: { ...uniforms, n_chunks: chunks }, workgroups: [Math.ceil(geo.c / 64)],
         });
+        part.dispose();
       }
-      part.dispose();
-      e.dispatch(K.batchnorm, {
-        entry: 'eval_forward', constants: { AFFINE },
-        buffers: { x: x.buffer, ...wb, y: y.buffer, mean_in: mu.buffer, var_in: va.buffer },
-        uniforms: u, workgroups: grid1d(x.size, 64),
-      });
+      normalise();
     } else {
       e.dispatch(K.batchnorm, {
         entry: 'train_forward', constants: { AFFINE },
-        buffers: { x: x.buffer, ...wb, y: y.buffer, mean_out: mu.buffer, var_out: va.buffer },
+        buffers: { x: x.buffer, ...affine(x.buffer), y: y.buffer, mean_out: mu.buffer, var_out: va.buffer },
         uniforms, workgroups: channelGrid(geo.c),
       });
     }
@@ -156,11 +191,7 @@ export function batchNorm2d(
   } else {
     mu = runningMean!;
     va = runningVar!;
-    e.dispatch(K.batchnorm, {
-      entry: 'eval_forward', constants: { AFFINE },
-      buffers: { x: x.buffer, ...wb, y: y.buffer, mean_in: mu.buffer, var_in: va.buffer },
-      uniforms, workgroups: grid1d(x.size, 64),
-    });
+    normalise();
   }
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   const out = record(y, 'batchNorm2d', inputs, (g, needs) => {
@@ -191,27 +222,33 @@ function fusedBackward(g: Tensor, x: Tensor, weight: Tensor | null, mu: Tensor, 
   const db = empty([geo.c]);
   const e = getEngine();
   const constants = { AFFINE: weight ? 1 : 0, TRAIN: training ? 1 : 0 };
-  const chunks = statChunks(geo);
-  if (chunks > 1) {
-    const count = geo.n * geo.plane;
-    const u = { ...params(geo, eps), chunk_len: Math.ceil(count / chunks), n_chunks: chunks };
-    const part = empty([geo.c * chunks * 2]);
-    e.dispatch(K.batchnorm, {
+  const ranges = imageRanges(x, geo);
+  const chunks = statChunks({ ...geo, n: ranges[0].count });
+  if (ranges.length > 1 || chunks > 1) {
+    const base = params(geo, eps);
+    const row = geo.c * geo.plane;
+    const part = summedParts(ranges, (r, into) => e.dispatch(K.batchnorm, {
       entry: 'bwd_partial',
-      buffers: { x: x.buffer, g: g.buffer, mean_in: mu.buffer, var_in: va.buffer, part_out: part.buffer },
-      uniforms: u, workgroups: grid1d(geo.c * chunks, 1),
-    });
+      buffers: { x: rowsOf(x, r, row), g: rowsOf(g, r, row), mean_in: mu.buffer, var_in: va.buffer, part_out: into.buffer },
+      uniforms: rangeParams(base, geo, r, chunks), workgroups: grid1d(geo.c * chunks, 1),
+    }), geo.c * chunks * 2);
     e.dispatch(K.batchnorm, {
       entry: 'bwd_finish',
       buffers: { part_in: part.buffer, dweight: dw.buffer, dbias: db.buffer },
-      uniforms: u, workgroups: [Math.ceil(geo.c / 64)],
-    });
-    e.dispatch(K.batchnorm, {
-      entry: 'bwd_apply', constants,
-      buffers: { x: x.buffer, weight: weight?.buffer ?? x.buffer, g: g.buffer, mean_in: mu.buffer, var_in: va.buffer, dbias: db.buffer, dweight: dw.buffer, dx: dx.buffer },
-      uniforms: u, workgroups: grid1d(x.size, 64),
+      uniforms: { ...base, n_chunks: chunks }, workgroups: [Math.ceil(geo.c / 64)],
     });
     part.dispose();
+    for (const r of ranges) {
+      const xr = rowsOf(x, r, row);
+      e.dispatch(K.batchnorm, {
+        entry: 'bwd_apply', constants,
+        buffers: {
+          x: xr, weight: weight?.buffer ?? xr, g: rowsOf(g, r, row), mean_in: mu.buffer, var_in: va.buffer,
+          dbias: db.buffer, dweight: dw.buffer, dx: rowsOf(dx, r, row),
+        },
+        uniforms: { ...base, n_batch: r.count }, workgroups: grid1d(r.count * row, 64),
+      });
+    }
     return [dx, dw, db];
   }
   e.dispatch(K.batchnorm, {

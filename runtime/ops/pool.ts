@@ -8,6 +8,7 @@ import { getEngine, grid1d } from '../engine.js';
 import { K } from '../kernels.js';
 import { empty, view, type Tensor } from '../tensor.js';
 import { zeros } from './elementwise.js';
+import { rowRanges, rowsOf } from './split.js';
 
 type Pair = number | [number, number];
 
@@ -46,6 +47,30 @@ function uniforms(inShape: readonly number[], outShape: readonly number[], geo: 
   };
 }
 
+type Bind = (t: Tensor) => GPUBuffer | GPUBufferBinding;
+
+/**
+ * One dispatch per range of N·C planes (one, unless a tensor exceeds the
+ * storage binding limit): every kernel entry works plane by plane. The grid
+ * runs one invocation per output element, or per input element ('in').
+ */
+function byPlanes(op: string, inShape: readonly number[], outShape: readonly number[], geo: PoolGeometry, per: 'in' | 'out',
+  make: (inPlanes: Bind, outPlanes: Bind) => { entry: string; constants?: Record<string, number>; buffers: Record<string, GPUBuffer | GPUBufferBinding> }): void {
+  const planes = inShape[0] * inShape[1];
+  const inPlane = inShape[2] * inShape[3], outPlane = outShape[2] * outShape[3];
+  const ranges = rowRanges(planes, [inPlane, outPlane], op, () => `input [${inShape.join(', ')}] → [${outShape.join(', ')}]`);
+  for (const r of ranges) {
+    const whole = ranges.length === 1;
+    const of = (floats: number): Bind => (t) => (whole ? t.buffer : rowsOf(t, r, floats));
+    const shapeIn = [1, r.count, inShape[2], inShape[3]], shapeOut = [1, r.count, outShape[2], outShape[3]];
+    getEngine().dispatch(K.maxpool, {
+      ...make(of(inPlane), of(outPlane)),
+      uniforms: uniforms(shapeIn, shapeOut, geo),
+      workgroups: grid1d(r.count * (per === 'in' ? inPlane : outPlane), 64),
+    });
+  }
+}
+
 /** Output shape of max pooling x with this geometry; throws on bad parameters. */
 export function poolShape(inShape: readonly number[], geo: PoolGeometry, op = 'maxPool2d'): number[] {
   const [kh, kw] = geo.kernel, [sh, sw] = geo.stride, [ph, pw] = geo.padding;
@@ -70,12 +95,10 @@ function pooled(x: Tensor, kernelSize: Pair, opts: MaxPoolOptions): { out: Tenso
   const out = empty(outShape);
   const indices = empty(outShape);
   if (out.size > 0) {
-    getEngine().dispatch(K.maxpool, {
+    byPlanes('maxPool2d', x.shape, outShape, geo, 'out', (inPlanes, outPlanes) => ({
       entry: 'forward',
-      buffers: { x: x.buffer, out: out.buffer, idx_out: indices.buffer },
-      uniforms: uniforms(x.shape, outShape, geo),
-      workgroups: grid1d(out.size, 64),
-    });
+      buffers: { x: inPlanes(x), out: outPlanes(out), idx_out: outPlanes(indices) },
+    }));
   }
   // The node keeps its own handle on the indices, so a caller of
   // maxPool2dWithIndices may dispose theirs.
@@ -121,12 +144,10 @@ export function maxPool2dBackward(g: Tensor, indices: Tensor, inputShape: readon
   // No windows at all: nothing flows back (and the kernel's loop bounds assume some).
   const dx = g.size === 0 ? zeros(inputShape) : empty(inputShape);
   if (dx.size > 0 && g.size > 0) {
-    getEngine().dispatch(K.maxpool, {
+    byPlanes('maxPool2dBackward', inputShape, g.shape, geo ?? UNIT, 'in', (inPlanes, outPlanes) => ({
       entry: 'backward', constants: { SEARCH_ALL: geo ? 0 : 1 },
-      buffers: { g: g.buffer, idx: indices.buffer, dx: dx.buffer },
-      uniforms: uniforms(inputShape, g.shape, geo ?? UNIT),
-      workgroups: grid1d(dx.size, 64),
-    });
+      buffers: { g: outPlanes(g), idx: outPlanes(indices), dx: inPlanes(dx) },
+    }));
   }
   return record(dx, 'maxPool2dBackward', [g], (gg) => [maxPool2dGather(gg, indices, geo)]);
 }
@@ -148,12 +169,10 @@ export function maxPool2dGather(src: Tensor, indices: Tensor, geo?: PoolGeometry
   }
   const out = empty(indices.shape);
   if (out.size > 0) {
-    getEngine().dispatch(K.maxpool, {
+    byPlanes('maxPool2dGather', src.shape, indices.shape, UNIT, 'out', (inPlanes, outPlanes) => ({
       entry: 'gather',
-      buffers: { g: src.buffer, idx: indices.buffer, out: out.buffer },
-      uniforms: uniforms(src.shape, indices.shape, UNIT),
-      workgroups: grid1d(out.size, 64),
-    });
+      buffers: { g: inPlanes(src), idx: outPlanes(indices), out: outPlanes(out) },
+    }));
   }
   return record(out, 'maxPool2dGather', [src], (g) => [maxPool2dBackward(g, indices, src.shape, geo)]);
 }

@@ -3,12 +3,13 @@ import { record } from '../autograd.js';
 import { grid1d, getEngine } from '../engine.js';
 import { K } from '../kernels.js';
 import { empty, Tensor, type Shape } from '../tensor.js';
+import { checkRank, contiguousStrides, normAxis, pad8 } from './util.js';
+import { broadcastTo, reshape } from './shape.js';
+import { add, div, equal, maximum, mul } from './elementwise.js';
+import { rowRanges, rowsOf } from './split.js';
 
 /** Minimum elements per workgroup in the chunked first stage. */
 const CHUNK = 4096;
-import { checkRank, contiguousStrides, normAxis, pad8 } from './util.js';
-import { broadcastTo, reshape } from './shape.js';
-import { div, equal, mul } from './elementwise.js';
 
 function axesOf(x: Tensor, axis: number | number[] | undefined, op: string): number[] {
   if (axis === undefined) return x.shape.map((_, i) => i);
@@ -22,13 +23,42 @@ function keptShape(x: Tensor, axes: number[]): number[] {
 
 function reduceRaw(op: 0 | 1, x: Tensor, axes: number[]): Tensor {
   checkRank(x.shape, 'reduce');
-  const cs = contiguousStrides(x.shape);
-  const outDims = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
-  const outShape = outDims.map((i) => x.shape[i]);
-  const redShape = axes.map((i) => x.shape[i]);
+  if (x.size === 0 || x.rank === 0) return reduceRange(op, x.buffer, x.shape, axes);
+  // Past the storage binding limit: reduce ranges of the first axis, then
+  // combine (reduced over it) or place them (kept).
+  const row = x.size / x.shape[0];
+  const ranges = rowRanges(x.shape[0], [row], 'reduce', () => x.describe());
+  if (ranges.length === 1) return reduceRange(op, x.buffer, x.shape, axes);
+  const parts = ranges.map((r) => reduceRange(op, rowsOf(x, r, row), [r.count, ...x.shape.slice(1)], axes));
+  if (axes.includes(0)) {
+    let acc = parts[0];
+    for (const part of parts.slice(1)) {
+      const next = op === 0 ? add(acc, part) : maximum(acc, part);
+      acc.dispose();
+      part.dispose();
+      acc = next;
+    }
+    return acc;
+  }
+  const out = empty(keptShape(x, axes));
+  const outRow = out.size / x.shape[0];
+  ranges.forEach((r, i) => {
+    getEngine().copy(parts[i].buffer, 0, out.buffer, 4 * r.start * outRow, 4 * r.count * outRow);
+    parts[i].dispose();
+  });
+  return out;
+}
+
+/** Reduce x (of `shape`, bound whole or as a range) over axes, keeping them as size 1. */
+function reduceRange(op: 0 | 1, x: GPUBuffer | GPUBufferBinding, shape: number[], axes: number[]): Tensor {
+  const cs = contiguousStrides(shape);
+  const outDims = shape.map((_, i) => i).filter((i) => !axes.includes(i));
+  const outShape = outDims.map((i) => shape[i]);
+  const redShape = axes.map((i) => shape[i]);
   const nOut = outShape.reduce((a, b) => a * b, 1);
   const nRed = redShape.reduce((a, b) => a * b, 1);
-  if (nOut === 0) return empty(keptShape(x, axes));
+  const kept = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+  if (nOut === 0) return empty(kept);
   const uniforms = {
     n_out: nOut, n_red: nRed, out_rank: outShape.length, red_rank: redShape.length,
     out_shape: pad8(outShape), out_strides: pad8(outDims.map((i) => cs[i])),
@@ -43,23 +73,23 @@ function reduceRaw(op: 0 | 1, x: Tensor, axes: number[]): Tensor {
     const partial = empty([nOut, chunks]);
     e.dispatch(K.reduce, {
       entry: 'chunked', constants: { OP: op },
-      buffers: { x: x.buffer, out: partial.buffer },
+      buffers: { x, out: partial.buffer },
       uniforms: { ...uniforms, chunk_len: Math.ceil(nRed / chunks), n_chunks: chunks },
       workgroups: grid1d(nOut * chunks, 1),
     });
     const r = reduceRaw(op, partial, [1]);
     partial.dispose();
-    const shaped = new Tensor(keptShape(x, axes), r.storage.retain());
+    const shaped = new Tensor(kept, r.storage.retain());
     r.dispose();
     return shaped;
   }
-  const out = empty(keptShape(x, axes));
+  const out = empty(kept);
   // Few outputs over many elements: a workgroup per output (one chunk).
   const wide = nRed >= 2048 && nOut <= 4096;
   e.dispatch(K.reduce, {
     entry: wide ? 'chunked' : 'main',
     constants: { OP: op },
-    buffers: { x: x.buffer, out: out.buffer },
+    buffers: { x, out: out.buffer },
     uniforms: { ...uniforms, chunk_len: wide ? nRed : 0, n_chunks: wide ? 1 : 0 },
     workgroups: wide ? grid1d(nOut, 1) : grid1d(nOut, 64),
   });

@@ -1,12 +1,11 @@
 // Reshape (free: shares the buffer), and the copies made by one strided
 // gather kernel: permute, broadcast, slice, pad; concat on top of them.
 import { record } from '../autograd.js';
-import { grid1d, getEngine } from '../engine.js';
-import { K } from '../kernels.js';
 import { empty, sizeOf, view, type Shape, type Tensor } from '../tensor.js';
 import { broadcastShapes, broadcastStrides, checkRank, contiguousStrides, normAxis, pad8 } from './util.js';
 import { sumTo } from './reduce.js';
 import { add } from './elementwise.js';
+import { gather } from './strided.js';
 
 export function reshape(x: Tensor, shape: Shape): Tensor {
   const s = [...shape];
@@ -46,31 +45,6 @@ export function squeeze(x: Tensor, dim?: number): Tensor {
   const d = normAxis(dim, x.rank, 'squeeze');
   if (x.shape[d] !== 1) return x;
   return reshape(x, x.shape.filter((_, i) => i !== d));
-}
-
-interface Gather {
-  outShape: number[];
-  strides: number[];
-  offset: number;
-  lo?: number[];
-  extent?: number[];
-  padValue?: number;
-}
-
-function gather(x: Tensor, g: Gather): Tensor {
-  checkRank(g.outShape, 'layout');
-  const out = empty(g.outShape);
-  if (out.size === 0) return out;
-  getEngine().dispatch(K.layout, {
-    buffers: { x: x.buffer, out: out.buffer },
-    uniforms: {
-      n: out.size, rank: g.outShape.length, offset: g.offset, pad_value: g.padValue ?? 0,
-      out_shape: pad8(g.outShape), in_strides: pad8(g.strides),
-      lo: pad8(g.lo ?? g.outShape.map(() => 0)), extent: pad8(g.extent ?? g.outShape),
-    },
-    workgroups: grid1d(out.size, 64),
-  });
-  return out;
 }
 
 export function permute(x: Tensor, dims: number[]): Tensor {
