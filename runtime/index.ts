@@ -30,8 +30,8 @@ export async function init(opts: InitOptions = {}): Promise<GPUDevice> {
   return device;
 }
 export {
-  tune, setTuneStore, setMatmulVariant, matmulVariant, setConvVariant, convVariant, setConvGradVariant, convGradVariant,
-  type TuneResult, type TuneStore, type TuneOptions, type MatmulVariant, type ConvVariant, type ConvGradVariant,
+  tune, tuneShapes, setTuneStore, setMatmulVariant, matmulVariant, setConvVariant, convVariant, setConvGradVariant, convGradVariant,
+  type TuneResult, type ShapeTuneResult, type TuneStore, type TuneOptions, type MatmulVariant, type ConvVariant, type ConvGradVariant,
 } from './tune.js';
 import type { KernelTime } from './profiler.js';
 export type { KernelTime };

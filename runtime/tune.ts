@@ -19,6 +19,8 @@ export interface TuneResult {
   /** the matmul choice (kept for callers of earlier versions) */
   matmul: MatmulVariant;
   timings: Record<string, number>;
+  /** per-shape choices from tuneShapes(): "family|shape" → variant */
+  shapes?: Record<string, string>;
 }
 
 interface Probe {
@@ -33,6 +35,8 @@ interface Probe {
 
 const probes = new Map<string, Probe>();
 const cache = new Map<string, TuneResult>();
+/** The key of the result tune() last set up (tuneShapes adds to it). */
+let currentKey: string | null = null;
 
 /**
  * Where tune() keeps results between processes (as Burn keeps its autotune
@@ -78,6 +82,7 @@ export function matmulVariant(macs = 0): MatmulVariant {
 export function setMatmulVariant(v: MatmulVariant): void {
   choice.matmul = v;
   choice.matmulLarge = v;
+  forgetShapes('matmul');
 }
 
 export function convVariant(): ConvVariant {
@@ -88,6 +93,7 @@ export function convVariant(): ConvVariant {
  * over ≥ 8 channels where the device has subgroups, 'plain' everything. */
 export function setConvVariant(v: ConvVariant): void {
   choice.conv = v;
+  forgetShapes('conv-fwd', 'conv-data');
 }
 
 export function convGradVariant(): ConvGradVariant {
@@ -98,6 +104,7 @@ export function convGradVariant(): ConvGradVariant {
  * or 'tiled' (an implicit GEMM through workgroup memory). */
 export function setConvGradVariant(v: ConvGradVariant): void {
   choice.convGrad = v;
+  forgetShapes('conv-grad');
 }
 
 /** An op offers candidates; the first is the default until tune() runs. */
@@ -149,12 +156,13 @@ export interface TuneOptions {
  * already known for this adapter and these kernels is reused (`fresh`
  * measures anyway). */
 export async function tune(opts: TuneOptions = {}): Promise<TuneResult> {
-  const info = adapterInfo();
-  const key = `${info.vendor}|${info.architecture}|${info.description}|${info.device}|${hasSubgroups(8) ? 'sg' : ''}|${fingerprint()}`;
+  const key = adapterKey();
   const hit = opts.fresh ? undefined : cache.get(key) ?? readStore(key);
   if (hit) {
     for (const [name, v] of Object.entries(hit.chosen)) probes.get(name)?.select(v);
+    for (const [site, v] of Object.entries(hit.shapes ?? {})) shapeChoices.set(site, v);
     cache.set(key, hit);
+    currentKey = key;
     return hit;
   }
   const timings: Record<string, number> = {};
@@ -176,14 +184,25 @@ export async function tune(opts: TuneOptions = {}): Promise<TuneResult> {
     probe.select(best);
     chosen[name] = best;
   }
-  const result = { adapter: info.description || key, chosen, matmul: choice.matmul, timings };
+  shapeChoices.clear(); // measured against the previous adapter-wide choices
+  const result: TuneResult = { adapter: adapterInfo().description || key, chosen, matmul: choice.matmul, timings };
   cache.set(key, result);
+  currentKey = key;
+  save(key, result);
+  return result;
+}
+
+function adapterKey(): string {
+  const info = adapterInfo();
+  return `${info.vendor}|${info.architecture}|${info.description}|${info.device}|${hasSubgroups(8) ? 'sg' : ''}|${fingerprint()}`;
+}
+
+function save(key: string, result: TuneResult): void {
   try {
     store?.set(key, result);
   } catch {
     /* a store that cannot write costs a re-measure next time, nothing more */
   }
-  return result;
 }
 
 // A stored result is used only if every choice it names is a known candidate.
@@ -200,4 +219,123 @@ function readStore(key: string): TuneResult | undefined {
     if (!p || !p.variants.includes(v) || !(p.available?.(v) ?? true)) return undefined;
   }
   return r;
+}
+
+// ---- per-shape choices -------------------------------------------------------
+// The probes above pick one kernel per op from one shape. A model's layers
+// differ (3 input channels or 256, 100×100 pixels or 12×12), and so can the
+// fastest kernel. tuneShapes(step) runs the step once, notes every (op,
+// shape) it dispatches that has candidates, times each candidate on that
+// exact shape and keeps the fastest for it (Burn keys its autotune by shape
+// the same way). Ops consult shapeChoice() before the adapter-wide choice.
+
+export interface ShapeSite {
+  /** op family, e.g. 'conv-fwd' */
+  family: string;
+  /** the shape, as the op spells it */
+  key: string;
+  /** candidates this device can run for it (the first is timed first) */
+  variants: readonly string[];
+  /** dispatch the op once on this shape with this variant, on fresh inputs it frees */
+  run: (variant: string) => void;
+}
+
+export interface ShapeTuneResult {
+  family: string;
+  key: string;
+  chosen: string;
+  /** ms per run of each candidate (empty when the choice came from the store) */
+  timings: Record<string, number>;
+}
+
+const shapeChoices = new Map<string, string>();
+let collecting: Map<string, ShapeSite> | null = null;
+
+/** The variant tuneShapes() chose for this op and shape, if it has seen it. */
+export function shapeChoice(family: string, key: string): string | undefined {
+  return shapeChoices.get(`${family}|${key}`);
+}
+
+/** A forced variant overrides what tuneShapes() chose for those families. */
+function forgetShapes(...families: string[]): void {
+  for (const id of [...shapeChoices.keys()]) if (families.includes(id.slice(0, id.indexOf('|')))) shapeChoices.delete(id);
+}
+
+/** True while tuneShapes() runs its step: ops then report their sites. */
+export function collectingShapes(): boolean {
+  return collecting !== null;
+}
+
+export function noteShape(site: ShapeSite): void {
+  const id = `${site.family}|${site.key}`;
+  if (collecting && site.variants.length > 1 && !collecting.has(id)) collecting.set(id, site);
+}
+
+/** One site's candidates, alternated over rounds as tune() does. A run that
+ * takes over 50 ms (a big layer on a CPU driver) is timed once per round, in
+ * a single round: the ranking of seconds-long runs does not need more. */
+async function timeSite(site: ShapeSite): Promise<Record<string, number>> {
+  const e = getEngine();
+  const t: Record<string, number> = {};
+  let slow = false;
+  for (const v of site.variants) {
+    const t0 = performance.now();
+    site.run(v);
+    await e.sync(); // compiles the pipeline
+    if (performance.now() - t0 > 50) slow = true;
+    t[v] = Infinity;
+  }
+  for (let round = 0; round < (slow ? 1 : 3); round++) {
+    for (const v of site.variants) {
+      let ms: number;
+      if (slow) {
+        const t0 = performance.now();
+        site.run(v);
+        await e.sync();
+        ms = performance.now() - t0;
+      } else {
+        ms = await timeIt(() => site.run(v));
+      }
+      t[v] = Math.min(t[v], ms);
+    }
+  }
+  return t;
+}
+
+/**
+ * Tune kernels for the shapes `fn` uses (one training step, say): fn runs
+ * once (its results are the caller's to free), then every op shape it
+ * dispatched with more than one candidate kernel is timed per candidate and
+ * the fastest kept for that shape, in this process and in the tune store.
+ * Shapes already in the store are not measured again unless `fresh`.
+ */
+export async function tuneShapes(fn: () => unknown, opts: TuneOptions = {}): Promise<ShapeTuneResult[]> {
+  await tune();
+  const key = currentKey!;
+  const sites = new Map<string, ShapeSite>();
+  collecting = sites;
+  try {
+    await fn();
+    await getEngine().sync();
+  } finally {
+    collecting = null;
+  }
+  const out: ShapeTuneResult[] = [];
+  for (const [id, site] of sites) {
+    const known = shapeChoices.get(id);
+    if (known && !opts.fresh && site.variants.includes(known)) {
+      out.push({ family: site.family, key: site.key, chosen: known, timings: {} });
+      continue;
+    }
+    const timings = await timeSite(site);
+    const chosen = site.variants.reduce((a, b) => (timings[b] < timings[a] ? b : a));
+    shapeChoices.set(id, chosen);
+    out.push({ family: site.family, key: site.key, chosen, timings });
+  }
+  const result = cache.get(key);
+  if (result) {
+    result.shapes = Object.fromEntries(shapeChoices);
+    save(key, result);
+  }
+  return out;
 }

@@ -12,7 +12,10 @@ import { hasSubgroups } from '../device.js';
 import { grid1d, getEngine } from '../engine.js';
 import { K } from '../kernels.js';
 import { empty, tidy, view, type Shape, type Tensor } from '../tensor.js';
-import { convGradVariant, convVariant, registerProbe, setConvGradVariant, setConvVariant } from '../tune.js';
+import {
+  collectingShapes, convGradVariant, convVariant, noteShape, registerProbe, setConvGradVariant, setConvVariant, shapeChoice,
+  type ConvGradVariant, type ConvVariant,
+} from '../tune.js';
 import { rand } from './random.js';
 import { add } from './elementwise.js';
 import { sum } from './reduce.js';
@@ -106,17 +109,41 @@ function uniformsOf(g: Geo): Record<string, number> {
 
 const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
 
-/** The kernel for a reduction over `channels`: the subgroup one works in
- * chunks of 8 channels, so below 8 it would mostly multiply zeros. */
-const fwdDataKernel = (channels: number) =>
-  convVariant() === 'subgroup' && channels >= 8 && hasSubgroups(8) ? K.conv2dSubgroup : K.conv2d;
+const geoKey = (g: Geo): string =>
+  `${g.n}×${g.cin}×${g.h}×${g.w}→${g.cout}×${g.ho}×${g.wo} k${g.kh}×${g.kw} s${g.sh}×${g.sw} p${g.ph}×${g.pw} d${g.dh}×${g.dw}`;
 
-function fwdKernel(x: Tensor, w: Tensor, b: Tensor | null, g: Geo): Tensor {
+/**
+ * The variant for one of the three kernels on this geometry: tuneShapes()'s
+ * choice for it, else the adapter-wide one. While tuneShapes() collects,
+ * the geometry is reported with a way to run each candidate on it.
+ */
+function pick<V extends string>(family: string, g: Geo, candidates: V[], fallback: V, run: (v: V) => void): V {
+  const key = geoKey(g);
+  if (collectingShapes()) noteShape({ family, key, variants: candidates, run: run as (v: string) => void });
+  const chosen = shapeChoice(family, key) as V | undefined;
+  return chosen && candidates.includes(chosen) ? chosen : fallback;
+}
+
+/** Forward/data candidates for a reduction over `channels`: the subgroup
+ * kernel works in chunks of 8 channels, so below 8 it would mostly multiply zeros. */
+const fwdDataCandidates = (channels: number): ConvVariant[] => (channels >= 8 && hasSubgroups(8) ? ['plain', 'subgroup'] : ['plain']);
+
+function fwdDataVariant(family: 'conv-fwd' | 'conv-data', g: Geo, channels: number, run: (v: ConvVariant) => void): ConvVariant {
+  const candidates = fwdDataCandidates(channels);
+  return pick(family, g, candidates, candidates.includes(convVariant()) ? convVariant() : 'plain', run);
+}
+
+const fwdDataKernel = (v: ConvVariant) => (v === 'subgroup' ? K.conv2dSubgroup : K.conv2d);
+
+function fwdKernel(x: Tensor, w: Tensor, b: Tensor | null, g: Geo, forced?: ConvVariant): Tensor {
   const out = empty(yShape(g));
   if (out.size === 0) return out;
+  const variant = forced ?? fwdDataVariant('conv-fwd', g, g.cin, (v) => tidy(() => {
+    fwdKernel(rand(xShape(g)), rand(wShape(g)), null, g, v);
+  }));
   const [gx, gy] = grid1d(g.n * g.ho * g.wo, FOUR_WG);
   const block = channelBlock(g.cout);
-  getEngine().dispatch(fwdDataKernel(g.cin), {
+  getEngine().dispatch(fwdDataKernel(variant), {
     entry: 'fwd',
     constants: { BLOCK: block },
     buffers: { src: x.buffer, wt: w.buffer, bias: (b ?? w).buffer, dst: out.buffer },
@@ -126,14 +153,17 @@ function fwdKernel(x: Tensor, w: Tensor, b: Tensor | null, g: Geo): Tensor {
   return out;
 }
 
-function dataKernel(u: Tensor, w: Tensor, b: Tensor | null, g: Geo): Tensor {
+function dataKernel(u: Tensor, w: Tensor, b: Tensor | null, g: Geo, forced?: ConvVariant): Tensor {
   const out = empty(xShape(g));
   if (out.size === 0) return out;
+  const variant = forced ?? fwdDataVariant('conv-data', g, g.cout, (v) => tidy(() => {
+    dataKernel(rand(yShape(g)), rand(wShape(g)), null, g, v);
+  }));
   // Pixels of the largest stride phase; the others have the same or one row/column fewer.
   const phasePixels = g.n * Math.ceil(g.h / g.sh) * Math.ceil(g.w / g.sw);
   const [gx, gy] = grid1d(phasePixels, FOUR_WG);
   const block = channelBlock(g.cin);
-  getEngine().dispatch(fwdDataKernel(g.cout), {
+  getEngine().dispatch(fwdDataKernel(variant), {
     entry: 'data',
     constants: { BLOCK: block },
     buffers: { src: u.buffer, wt: w.buffer, bias: (b ?? w).buffer, dst: out.buffer },
@@ -148,12 +178,14 @@ const FILTER_TARGET_INVOCATIONS = 8192;
 /** Output pixels a chunk should at least cover, so partial sums stay few. */
 const FILTER_MIN_CHUNK_PIXELS = 512;
 
-function filterKernel(x: Tensor, u: Tensor, g: Geo): Tensor {
+function filterKernel(x: Tensor, u: Tensor, g: Geo, forced?: ConvGradVariant): Tensor {
   const taps = g.cin * g.kh * g.kw;
-  const rows = g.n * g.ho;
   const shape = wShape(g);
   if (taps * g.cout === 0) return empty(shape);
-  if (convGradVariant() === 'tiled') return filterTiled(x, u, g);
+  const variant = forced ?? pick<ConvGradVariant>('conv-grad', g, ['direct', 'tiled'], convGradVariant(), (v) => tidy(() => {
+    filterKernel(rand(xShape(g)), rand(yShape(g)), g, v).dispose();
+  }));
+  if (variant === 'tiled') return filterTiled(x, u, g);
   // main: blocks of 4 input channels at one (ky, kx), BLOCK output channels,
   // a workgroup of 64 tap blocks. flat: too few input channels to fill those.
   const flat = g.cin < 4;
@@ -385,24 +417,24 @@ export function convTranspose2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts
 registerProbe('conv', {
   variants: ['plain', 'subgroup'],
   available: (v) => v !== 'subgroup' || hasSubgroups(8),
-  run: () => {
+  run: (v) => {
     tidy(() => {
       const x = rand([2, 32, 48, 48], { seed: 5 }), w = rand([32, 32, 3, 3], { seed: 6 });
-      fwdKernel(x, w, null, convGeo(x.shape, w.shape, { padding: 1 }, 'conv2d'));
+      fwdKernel(x, w, null, convGeo(x.shape, w.shape, { padding: 1 }, 'conv2d'), v as ConvVariant);
     });
   },
-  select: (v) => setConvVariant(v as 'plain' | 'subgroup'),
+  select: (v) => setConvVariant(v as ConvVariant),
 });
 
 // The weight gradient's probe: the same critic-sized layer.
 registerProbe('conv-grad', {
   variants: ['direct', 'tiled'],
-  run: () => {
+  run: (v) => {
     tidy(() => {
       const geo = convGeo([4, 64, 24, 24], [32, 64, 5, 5], { stride: 2, padding: 2 }, 'conv2d');
       const x = rand([4, 64, 24, 24], { seed: 5 }), u = rand([4, 32, geo.ho, geo.wo], { seed: 7 });
-      filterKernel(x, u, geo);
+      filterKernel(x, u, geo, v as ConvGradVariant);
     });
   },
-  select: (v) => setConvGradVariant(v as 'direct' | 'tiled'),
+  select: (v) => setConvGradVariant(v as ConvGradVariant),
 });

@@ -4,7 +4,8 @@ import { noGrad, record } from '../autograd.js';
 import { getEngine } from '../engine.js';
 import { K } from '../kernels.js';
 import { empty, tidy, type Tensor } from '../tensor.js';
-import { matmulVariant, registerMatmulProbe, type MatmulVariant } from '../tune.js';
+import { collectingShapes, matmulVariant, noteShape, registerMatmulProbe, shapeChoice, type MatmulVariant } from '../tune.js';
+import { hasSubgroups } from '../device.js';
 import { rand } from './random.js';
 import { broadcastTo, reshape } from './shape.js';
 import { add } from './elementwise.js';
@@ -41,7 +42,7 @@ function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null
   const ba = ae === a ? A.batch.reduce((p, q) => p * q, 1) : batch;
   const bb = be === b ? B.batch.reduce((p, q) => p * q, 1) : batch;
   const M = A.rows, N = B.cols, Kd = A.cols;
-  const variant = forced ?? matmulVariant(batch * M * N * Kd);
+  const variant = forced ?? pickMatmul(a, b, ta, tb, batch * M * N * Kd);
   const ar = a.shape[a.rank - 1]; // row length of a as stored
   const br = b.shape[b.rank - 1];
   // element strides of op(A) and op(B): along their rows and their columns
@@ -104,6 +105,21 @@ function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null
   if (ae !== a) ae.dispose();
   if (be !== b) be.dispose();
   return out;
+}
+
+const MATMUL_VARIANTS: MatmulVariant[] = ['blocked', 'tiled', 'tiled128', 'subgroup'];
+
+/** tuneShapes()'s choice for this product, else the adapter-wide one by size;
+ * while tuneShapes() collects, the product is reported with a way to run it. */
+function pickMatmul(a: Tensor, b: Tensor, ta: boolean, tb: boolean, macs: number): MatmulVariant {
+  const key = `[${a.shape.join(', ')}]${ta ? 'ᵀ' : ''}·[${b.shape.join(', ')}]${tb ? 'ᵀ' : ''}`;
+  const candidates = MATMUL_VARIANTS.filter((v) => v !== 'subgroup' || hasSubgroups(8));
+  if (collectingShapes()) {
+    const as = a.shape, bs = b.shape;
+    noteShape({ family: 'matmul', key, variants: candidates, run: (v) => tidy(() => { raw(rand(as), rand(bs), ta, tb, null, v as MatmulVariant); }) });
+  }
+  const chosen = shapeChoice('matmul', key) as MatmulVariant | undefined;
+  return chosen && candidates.includes(chosen) ? chosen : matmulVariant(macs);
 }
 
 /** Chunks to cut the inner axis into (1: none). A product with few output
