@@ -33,6 +33,8 @@ const HELP = `usage: npm run bench -- [options]
   --variant k=v,…  force sleeve's kernel variants instead of the tuner's (matmul=blocked|tiled|tiled128|subgroup,
                    conv=plain|subgroup, conv-grad=direct|tiled), to compare them
   --profile        after timing, run sleeve once more with GPU timestamps per kernel (JSON: kernels)
+  --tune-shapes    before timing, sleeve tunes its kernels for the workload's own shapes (tuneShapes: one run,
+                   then each candidate per op shape; untimed, its duration noted)
   --list           list the workloads and exit`;
 
 interface Opts {
@@ -47,6 +49,7 @@ interface Opts {
   slug: string | null;
   markdown: boolean;
   profile: boolean;
+  tuneShapes: boolean;
   variant: Record<string, string>;
   quick: boolean;
 }
@@ -58,7 +61,7 @@ function parseArgs(argv: string[]): Opts | null {
     if (!a.startsWith('--')) throw new Error(`bench: unexpected argument '${a}'\n${HELP}`);
     const eq = a.indexOf('=');
     const [k, inline] = eq < 0 ? [a.slice(2), undefined] : [a.slice(2, eq), a.slice(eq + 1)];
-    if (['quick', 'save', 'markdown', 'profile', 'help', 'list'].includes(k)) o[k] = true;
+    if (['quick', 'save', 'markdown', 'profile', 'tune-shapes', 'help', 'list'].includes(k)) o[k] = true;
     else if (['filter', 'engines', 'runs', 'warmup', 'cap', 'budget', 'json', 'slug', 'variant'].includes(k)) {
       const v = inline ?? argv[++i];
       if (v === undefined) throw new Error(`bench: --${k} needs a value`);
@@ -93,6 +96,7 @@ function parseArgs(argv: string[]): Opts | null {
     slug: typeof o.slug === 'string' ? o.slug.replace(/[^a-zA-Z0-9._-]+/g, '-') : null,
     markdown: !!o.markdown,
     profile: !!o.profile,
+    tuneShapes: !!o['tune-shapes'],
     variant: Object.fromEntries(String(o.variant ?? '').split(',').filter(Boolean).map((kv) => kv.split('=', 2))),
     quick,
   };
@@ -212,7 +216,7 @@ async function main(): Promise<void> {
     cpu: cpus()[0]?.model ?? 'unknown',
     node: process.version,
     load_avg_start: loadavg()[0],
-    settings: { runs: o.runs, warmup: o.warmup, cap_s: Number.isFinite(o.capMs) ? o.capMs / 1000 : null, budget_s: Number.isFinite(o.budgetS) ? o.budgetS : null, quick: o.quick, filter: o.filter },
+    settings: { runs: o.runs, warmup: o.warmup, cap_s: Number.isFinite(o.capMs) ? o.capMs / 1000 : null, budget_s: Number.isFinite(o.budgetS) ? o.budgetS : null, quick: o.quick, filter: o.filter, tune_shapes: o.tuneShapes },
     notes: [...sleeve.notes],
     results: [],
     skipped: [],
@@ -345,6 +349,11 @@ async function main(): Promise<void> {
         continue;
       }
       try {
+        if (o.tuneShapes && e.tuneShapes) {
+          const t1 = performance.now();
+          const { sites, measured } = await e.tuneShapes(() => prepared.run());
+          rep.notes.push(`${w.name}: ${e.name} tuned ${sites} op shapes (${measured} measured) in ${((performance.now() - t1) / 1000).toFixed(1)} s before timing`);
+        }
         const { samples: s, times, cold, batch } = await measure(prepared, capFor(e.name, o), o);
         addResult(e.name, times, s, cold, batch);
         const devErr = e.takeError?.();

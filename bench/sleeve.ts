@@ -307,6 +307,10 @@ export async function sleeveEngine(force: Record<string, string> = {}): Promise<
     tune,
     prepare,
     profile: (fn) => sl.profile(fn),
+    async tuneShapes(fn) {
+      const sites = await sl.tuneShapes(fn);
+      return { sites: sites.length, measured: sites.filter((s) => Object.keys(s.timings).length).length };
+    },
     async close() {
       if (unexported.size) notes.push(`sleeve ops used that runtime/index.ts does not export yet: ${[...unexported].join(', ')}`);
     },
