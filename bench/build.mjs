@@ -77,12 +77,14 @@ await build({
   legalComments: 'none',
 });
 
-// tfjs-wasm loads its .wasm at run time (setWasmPaths points here); torch_bench.py runs beside the bundle.
+// tfjs-wasm loads its .wasm at run time (setWasmPaths points here); torch_bench.py runs beside the
+// bundle, with test/ref/audio_ref.py (the features-30s definitions, numpy-cpu's pipeline) next to it.
 if (!missing.includes('@tensorflow/tfjs-backend-wasm')) {
   const wasmDir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
   for (const f of readdirSync(join(wasmDir, 'dist')).filter((f) => f.endsWith('.wasm'))) copyFileSync(join(wasmDir, 'dist', f), join(out, f));
 }
 copyFileSync(join(root, 'bench', 'torch_bench.py'), join(out, 'torch_bench.py'));
+copyFileSync(join(root, 'test', 'ref', 'audio_ref.py'), join(out, 'audio_ref.py'));
 
 const packed = join(out, 'node_modules');
 if (!pack) rmSync(packed, { recursive: true, force: true }); // no stale copy shadowing node_modules/webgpu

@@ -34,6 +34,50 @@ export function gen(seed: number, n: number, scale = 1, kind: 'sym' | 'unit' = '
   return out;
 }
 
+/** Triangle wave of phase p (cycles): 4·|p − round(p)| − 1, in [−1, 1]. */
+const tri = (p: number) => 4 * Math.abs(p - Math.floor(p + 0.5)) - 1;
+/** A minor pentatonic, A3…D5 (Hz), and a four-chord loop (Am F C G). */
+const MELODY = [220, 261.63, 293.66, 329.63, 392, 440, 523.25, 587.33];
+const CHORDS = [[110, 130.81, 164.81], [87.31, 110, 130.81], [130.81, 164.81, 196], [98, 123.47, 146.83]];
+
+/**
+ * n samples of a deterministic music-like mix at `rate` Hz (a multiple of 4),
+ * 120 BPM: a kick (a decaying 55 Hz triangle) on every beat, a hi-hat (a 30 ms
+ * burst of the seed's noise) on every off-beat, a triangle-wave melody of
+ * eighth notes, a three-note triangle pad that changes chord every bar, and
+ * uniform noise ≈ 19 dB under the mix (seed + 1); 0.25 s of silence first and
+ * a 2 s fade-out at the end (quiet frames reach power_to_db's top_db floor,
+ * as a real track's do). Only +, −, ×, /, floor, abs
+ * and min on f64, then one rounding to f32: IEEE makes each exact, so
+ * torch_bench.py's music() (the same operations in the same order) rebuilds
+ * it bit for bit.
+ */
+export function music(n: number, rate: number, seed: number): Float32Array {
+  const hat = gen(seed, n), hiss = gen(seed + 1, n);
+  const beat = Math.floor(rate / 2), eighth = Math.floor(rate / 4), bar = 4 * beat;
+  const kickLen = Math.floor((rate * 3) / 20), hatLen = Math.floor((rate * 3) / 100), attack = Math.floor(rate / 100);
+  const lead = Math.floor(rate / 4), fade = 2 * rate;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const pos = i - Math.floor(i / beat) * beat;
+    const e = 1 - pos / kickLen;
+    const kick = pos < kickLen ? 0.45 * e * e * tri((55 * pos) / rate) : 0;
+    const hpos = (i + eighth) % beat;
+    const hh = hpos < hatLen ? 0.12 * (1 - hpos / hatLen) * hat[i] : 0;
+    const q = Math.floor(i / eighth);
+    const qpos = i - q * eighth;
+    const f = MELODY[(5 * q + 2 * Math.floor(q / 8)) % 8];
+    const d = 1 - qpos / eighth;
+    const mel = 0.2 * Math.min(1, qpos / attack) * d * d * tri((f * qpos) / rate);
+    const c = CHORDS[Math.floor(i / bar) % 4];
+    const pad = 0.06 * (tri((c[0] * i) / rate) + tri((c[1] * i) / rate) + tri((c[2] * i) / rate));
+    // 0.25 s of digital silence before it comes in, and a 2 s linear fade-out
+    const gain = i < lead ? 0 : i >= n - fade ? (n - i) / fade : 1;
+    out[i] = (kick + hh + mel + pad + 0.02 * hiss[i]) * gain;
+  }
+  return out;
+}
+
 /** A small seeded PRNG for picking sample positions (never for data). */
 export const mulberry = hostRandom;
 

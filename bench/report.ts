@@ -110,7 +110,7 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 /** Horizontal bars of each engine's time ÷ sleeve's, log scale, one group per workload. */
 export function htmlChart(rep: Report, workloads: Workload[]): string {
   const colors: Record<string, string> = {
-    sleeve: '#222', 'tfjs-webgpu': '#e8710a', 'tfjs-wasm': '#f4b400', 'tfjs-cpu': '#a142f4', 'torch-cpu': '#d93025', 'torch-cuda': '#1a73e8',
+    sleeve: '#222', 'tfjs-webgpu': '#e8710a', 'tfjs-wasm': '#f4b400', 'tfjs-cpu': '#a142f4', 'torch-cpu': '#d93025', 'torch-cuda': '#1a73e8', 'numpy-cpu': '#188038',
   };
   const groups = workloads
     .map((w) => ({ w, rs: rep.results.filter((r) => r.workload === w.name && r.ratio_vs_sleeve !== undefined) }))

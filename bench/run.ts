@@ -17,7 +17,8 @@ import { adapterSlug, htmlChart, markdownTable, median, textTable, type Report, 
 
 const HELP = `usage: npm run bench -- [options]
   --filter a,b     only workloads whose name contains one of these (e.g. conv, matmul, step)
-  --engines a,b    only these engines (sleeve, tfjs-webgpu, tfjs-wasm, tfjs-cpu, torch-cpu, torch-cuda)
+  --engines a,b    only these engines (sleeve, tfjs-webgpu, tfjs-wasm, tfjs-cpu, torch-cpu, torch-cuda, numpy-cpu:
+                   the float64 NumPy/SciPy reference, features-30s only)
   --runs N         timed runs per workload and engine (default 10; --quick 3)
   --warmup N       warm-up runs, the first of which is the correctness check (default 2; --quick 1; one more
                    plain run always follows the check)
@@ -232,14 +233,14 @@ async function main(): Promise<void> {
   console.log(`machine: ${cores} cores, ${rep.cpu}, Node ${rep.node}, ${process.platform}-${process.arch}, load average ${loadavg()[0].toFixed(1)}`);
   console.log(`runs: ${o.warmup} warm-up (the first is the correctness check) + up to ${o.runs} timed, cap ${Number.isFinite(o.capMs) ? o.capMs / 1000 + ' s' : 'none'} per engine and workload, budget ${Number.isFinite(o.budgetS) ? o.budgetS + ' s' : 'none'}`);
 
-  // PyTorch first: one process for every workload, and the reference for the training steps.
-  const torchEngines = ['torch-cpu', 'torch-cuda'].filter(want);
+  // PyTorch (and NumPy) first: one process for every workload, and the reference for the training steps.
+  const torchEngines = ['torch-cpu', 'torch-cuda', 'numpy-cpu'].filter(want);
   const torchCells = new Map<string, TorchCell>();
   if (torchEngines.length) {
     const script = [join(here, 'torch_bench.py'), resolve('bench/torch_bench.py')].find(existsSync);
     if (!script) rep.notes.push('torch skipped: torch_bench.py not found next to the bundle or in bench/');
     else {
-      console.log('torch: running bench/torch_bench.py …');
+      console.log(`${torchEngines.join(', ')}: running bench/torch_bench.py …`);
       const tr = await runTorch(script, workloads, {
         engines: torchEngines, warmup: o.warmup, runs: o.runs, capMs: Math.min(o.capMs, 1e12), budgetS: Math.min(o.budgetS * 0.3, 1e9),
       });

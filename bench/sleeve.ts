@@ -6,6 +6,8 @@ import * as sl from '../runtime/node.js';
 import * as extras from 'sleeve:extras';
 import type { Engine, Prepared, Samples, Unsupported } from './engine.js';
 import { pick } from './data.js';
+import { featureParams, featureTensors } from '../src/audio/features.js';
+import { resample } from '../src/audio/resample.js';
 import { classifierLabels, type InputCache, type Workload } from './workloads.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -170,6 +172,8 @@ async function prepare(w: Workload, data: InputCache): Promise<Prepared | Unsupp
       return critic(w, data);
     case 'classifier-step':
       return classifier(w, data);
+    case 'features-30s':
+      return features(w, data);
     default:
       return { unsupported: 'no sleeve implementation' };
   }
@@ -275,6 +279,47 @@ function classifier(w: Workload, data: InputCache): Prepared | Unsupported {
       opt.zeroGrad();
       [x, labels, ...params, ...Object.values(R)].forEach((t) => t.dispose());
     },
+  };
+}
+
+/** src/audio's pipeline as `sleeve features` runs it after decoding: the
+ * resampler on the host, every feature stage on the GPU (nothing read back
+ * in the timed runs). */
+function features(w: Workload, data: InputCache): Prepared {
+  const c = w.cfg as Record<string, number>;
+  // the workload's settings; everything else (Hann, centred, Slaney, lag 1, …) is the default
+  const p = featureParams({
+    sampleRate: c.rate,
+    resample: { zeroCrossings: c.zeroCrossings, kaiserBeta: c.kaiserBeta },
+    stft: { nFft: c.nFft, hop: c.hop },
+    mel: { nMels: c.nMels },
+    db: { amin: c.amin, topDb: c.topDb },
+    onset: { nMels: c.onsetMels },
+    tempogram: { winLength: c.winLength },
+    image: { nLags: c.nLags },
+  });
+  const x = data.get('x');
+  const step = () => {
+    const y = resample(x, c.rateIn, p.sampleRate, p.resample);
+    return { y, t: sl.tidy(() => featureTensors(y, p)) as unknown as Record<string, T> };
+  };
+  const free = (t: Record<string, T>) => Object.values(t).forEach((v) => v.dispose());
+  return {
+    async check() {
+      const { y, t } = step();
+      try {
+        const s: Samples = {};
+        for (const [name, spec] of Object.entries(w.samples)) s[name] = pick(name === 'y' ? y : await t[name].read(), spec.shape, spec.idx);
+        return s;
+      } finally {
+        free(t);
+      }
+    },
+    async run(reps = 1) {
+      for (let i = 0; i < reps; i++) free(step().t);
+      await sync();
+    },
+    dispose() {},
   };
 }
 

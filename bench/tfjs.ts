@@ -241,6 +241,8 @@ function makeEngine(tf: TF, backend: string, notes: string[]): Engine {
         return critic(w, data);
       case 'classifier-step':
         return classifier(w, data);
+      case 'features-30s':
+        return { unsupported: 'not written for tfjs: it has no polyphase resampler (resample_poly), and tf.signal.stft on tfjs-webgpu is an O(N²) DFT' };
       default:
         return { unsupported: 'no tfjs implementation' };
     }

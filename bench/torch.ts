@@ -1,6 +1,7 @@
 // PyTorch peers through bench/torch_bench.py: one Python process runs every
-// workload (torch-cpu with threads = cores; torch-cuda when CUDA is there) and
-// returns timings and output samples as JSON.
+// workload (torch-cpu with threads = cores; torch-cuda when CUDA is there; and
+// numpy-cpu, the float64 NumPy/SciPy reference, where it has one) and returns
+// timings and output samples as JSON.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Samples } from './engine.js';
@@ -52,7 +53,10 @@ export async function runTorch(script: string, workloads: Workload[], opts: {
     });
     child.on('error', (e) => resolve({ cells: [], notes: [`torch skipped: cannot run ${py} (${e.message}); set SLEEVE_PYTHON to a Python with torch`] }));
     child.on('close', (code) => {
-      let parsed: { error?: string; torch?: string; threads?: number; cuda?: string | null; results?: TorchCell[] };
+      let parsed: {
+        error?: string; torch?: string | null; torch_error?: string | null; threads?: number | null; cuda?: string | null;
+        numpy?: string; scipy?: string; results?: TorchCell[];
+      };
       try {
         parsed = JSON.parse(out.trim().split('\n').pop() ?? '');
       } catch {
@@ -63,7 +67,10 @@ export async function runTorch(script: string, workloads: Workload[], opts: {
         resolve({ cells: [], notes: [`torch skipped: ${parsed.error} (with ${py}; set SLEEVE_PYTHON to a Python with torch)`] });
         return;
       }
-      const notes = [`torch ${parsed.torch} (${py}), ${parsed.threads} threads${parsed.cuda ? `, CUDA: ${parsed.cuda}` : ', no CUDA'}`];
+      const notes = [parsed.torch
+        ? `torch ${parsed.torch} (${py}), ${parsed.threads} threads${parsed.cuda ? `, CUDA: ${parsed.cuda}` : ', no CUDA'}`
+        : `torch skipped: ${parsed.torch_error} (with ${py}; set SLEEVE_PYTHON to a Python with torch)`];
+      if (parsed.numpy) notes.push(`numpy-cpu: NumPy ${parsed.numpy}, SciPy ${parsed.scipy} (${py}), float64, test/ref/audio_ref.py as written, the libraries' own threading`);
       resolve({ cells: parsed.results ?? [], notes });
     });
     child.stdin.end(JSON.stringify(spec));

@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
-"""PyTorch side of sleeve's bench: the same workloads, shapes and inputs.
+"""Python side of sleeve's bench: the same workloads, shapes and inputs.
 
 Reads a JSON spec from stdin (written by bench/run.ts: workloads with their
 input seeds, settings and sample positions; warm-up, runs and time cap), runs
 each workload on torch-cpu (threads = cores) and, when CUDA is there, on
-torch-cuda, and prints one JSON object on stdout. Progress goes to stderr.
-Inputs are rebuilt from the same integer hash as bench/data.ts, bit for bit.
+torch-cuda, and the workloads NumPy has a reference for (features-30s:
+test/ref/audio_ref.py itself, float64) on numpy-cpu; prints one JSON object on
+stdout. Progress goes to stderr. Inputs are rebuilt from the same integer hash
+(and the same music() mix) as bench/data.ts, bit for bit.
 """
 import json
+import math
 import os
 import re
 import sys
@@ -16,9 +19,12 @@ import time
 try:
     import torch
     import torch.nn.functional as F
+    TORCH_ERROR = None
 except Exception as e:  # noqa: BLE001 - any import failure means "no torch here"
-    print(json.dumps({"error": f"torch not importable: {e}"}))
-    sys.exit(0)
+    torch = None
+    TORCH_ERROR = f"torch not importable: {e}"
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 M32 = 0xFFFFFFFF
 
@@ -28,6 +34,8 @@ def gen(spec, device):
     n = 1
     for d in shape:
         n *= d
+    if "synth" in spec:
+        return torch.from_numpy(synth(spec, n)).reshape(shape).to(device)
     if "fill" in spec:
         return torch.full(shape, float(spec["fill"]), dtype=torch.float32, device=device)
     s = (spec["seed"] * 0x9E3779B1) & M32
@@ -43,6 +51,175 @@ def gen(spec, device):
         v = (2 * k - 16777216).to(torch.float32) / 16777216.0
     v = v * torch.tensor(spec.get("scale", 1.0), dtype=torch.float32)
     return v.reshape(shape).to(device)
+
+
+# ---- the music() mix of bench/data.ts (features-30s), in NumPy -----------------
+
+def gen_np(seed, n):
+    """bench/data.ts's gen(seed, n) (values in [-1, 1)) as float64."""
+    import numpy as np
+    s = (seed * 0x9E3779B1) & M32
+    h = (np.arange(n, dtype=np.int64) + s) & M32
+    h = (h * 0x2C1B3C6D) & M32
+    h = h ^ (h >> 15)
+    h = (h * 0x297A2D39) & M32
+    h = h ^ (h >> 13)
+    k = h >> 8
+    return (2 * k - 16777216).astype(np.float64) / 16777216.0
+
+
+def synth(spec, n):
+    """bench/data.ts's music(n, rate, seed): the same f64 operations in the same
+    order (all exact under IEEE), rounded once to float32."""
+    import numpy as np
+    if spec["synth"]["kind"] != "music":
+        raise ValueError(f"unknown synthetic input {spec['synth']['kind']}")
+    rate, seed = spec["synth"]["rate"], spec["seed"]
+    melody = np.array([220, 261.63, 293.66, 329.63, 392, 440, 523.25, 587.33])
+    chords = np.array([[110, 130.81, 164.81], [87.31, 110, 130.81], [130.81, 164.81, 196], [98, 123.47, 146.83]])
+
+    def tri(p):
+        return 4.0 * np.abs(p - np.floor(p + 0.5)) - 1.0
+
+    hat, hiss = gen_np(seed, n), gen_np(seed + 1, n)
+    beat, eighth = rate // 2, rate // 4
+    bar = 4 * beat
+    kick_len, hat_len, attack = rate * 3 // 20, rate * 3 // 100, rate // 100
+    fr = float(rate)
+    i = np.arange(n, dtype=np.int64)
+    pos = i - (i // beat) * beat
+    fpos = pos.astype(np.float64)
+    e = 1.0 - fpos / kick_len
+    kick = np.where(pos < kick_len, 0.45 * e * e * tri(55.0 * fpos / fr), 0.0)
+    hpos = (i + eighth) % beat
+    hh = np.where(hpos < hat_len, 0.12 * (1.0 - hpos.astype(np.float64) / hat_len) * hat, 0.0)
+    q = i // eighth
+    qpos = (i - q * eighth).astype(np.float64)
+    d = 1.0 - qpos / eighth
+    mel = 0.2 * np.minimum(1.0, qpos / attack) * d * d * tri(melody[(5 * q + 2 * (q // 8)) % 8] * qpos / fr)
+    c = chords[(i // bar) % 4]
+    fi = i.astype(np.float64)
+    pad = 0.06 * (tri(c[:, 0] * fi / fr) + tri(c[:, 1] * fi / fr) + tri(c[:, 2] * fi / fr))
+    lead, fade = rate // 4, 2 * rate
+    gain = np.where(i < lead, 0.0, np.where(i >= n - fade, (n - i).astype(np.float64) / fade, 1.0))
+    return ((kick + hh + mel + pad + 0.02 * hiss) * gain).astype(np.float32)
+
+
+def audio_ref():
+    """test/ref/audio_ref.py: beside this script in dist/bench, or in the source tree."""
+    for d in (HERE, os.path.join(HERE, "..", "test", "ref"), os.path.join(HERE, "..", "..", "test", "ref")):
+        if os.path.exists(os.path.join(d, "audio_ref.py")):
+            if d not in sys.path:
+                sys.path.insert(0, d)
+            import audio_ref as R
+            return R
+    raise FileNotFoundError("test/ref/audio_ref.py not found beside torch_bench.py or in the source tree")
+
+
+def resample_ratio(c):
+    g = math.gcd(c["rate"], c["rateIn"])
+    return c["rate"] // g, c["rateIn"] // g
+
+
+def features_torch(w, I, device):
+    """features-30s in torch, float32, from the definitions in test/ref/audio_ref.py.
+
+    torch has no resample_poly: the resampler is scipy's (its default
+    Kaiser-windowed firwin filter, designed once here) applied in torch as a
+    strided conv1d, y[m] = sum_j h[j] x_up[m*down + half - j], with x_up the
+    input with up - 1 zeros between samples. The mel filterbanks come from
+    audio_ref.mel_filters (float64, built once, like sleeve's cached ones).
+    """
+    from scipy.signal import firwin
+    R = audio_ref()
+    c = w["cfg"]
+    f32 = torch.float32
+    up, down = resample_ratio(c)
+    half = c["zeroCrossings"] * max(up, down)
+    h = firwin(2 * half + 1, 1.0 / max(up, down), window=("kaiser", c["kaiserBeta"])) * up
+    taps = torch.tensor(h[::-1].copy(), dtype=f32, device=device).view(1, 1, -1)
+    x = I["x"]
+    n_in = x.numel()
+    n_out = -(-n_in * up // down)
+    right = max(0, (n_out - 1) * down + 2 * half + 1 - (n_in * up + half))
+    n_fft, hop, top_db, amin = c["nFft"], c["hop"], float(c["topDb"]), float(c["amin"])
+    win = torch.hann_window(n_fft, periodic=True, dtype=f32, device=device)
+    fb = torch.tensor(R.mel_filters(c["rate"], n_fft, c["nMels"]), dtype=f32, device=device)
+    fb_onset = torch.tensor(R.mel_filters(c["rate"], n_fft, c["onsetMels"]), dtype=f32, device=device)
+    shift = 1 + n_fft // (2 * hop)  # onset: lag 1 + the centred STFT's n_fft / (2 hop)
+    W, L = c["winLength"], c["nLags"]
+    tw = torch.hann_window(W, periodic=True, dtype=f32, device=device)
+    ramp = torch.arange(W // 2, dtype=f32, device=device) / (W // 2)  # np.pad 'linear_ramp' to 0
+    n_ac = 1 << (2 * W - 2).bit_length()  # any n >= 2W - 1 gives the linear autocorrelation
+    tiny = torch.finfo(f32).tiny
+
+    def db(S):
+        d = 10.0 * torch.log10(torch.clamp(S, min=amin)) - 10.0 * math.log10(max(amin, 1.0))
+        return torch.maximum(d, d.max() - top_db)
+
+    def pipeline():
+        xu = x
+        if up > 1:
+            xu = torch.zeros(n_in * up, dtype=f32, device=device)
+            xu[::up] = x
+        y = F.conv1d(F.pad(xu.view(1, 1, -1), (half, right)), taps, stride=down).view(-1)[:n_out]
+        X = torch.stft(y, n_fft, hop, window=win, center=True, pad_mode="constant", return_complex=True)
+        power = X.real.square() + X.imag.square()  # [bins, T]
+        T = power.shape[1]
+        mel_db = db(fb @ power)
+        S = db(fb_onset @ power)
+        env = F.pad(torch.relu(S[:, 1:] - S[:, :-1]).mean(0), (shift, 0))[:T]
+        padded = torch.cat([env[0] * ramp, env, env[-1] * ramp.flip(0)])
+        frames = padded.unfold(0, W, 1)[:T] * tw
+        P = torch.fft.rfft(frames, n=n_ac)
+        ac = torch.fft.irfft(P.real.square() + P.imag.square(), n=n_ac)[:, :W]
+        norm = ac.abs().amax(1, keepdim=True)
+        tg = ac[:, :L + 1] / torch.where(norm < tiny, torch.ones_like(norm), norm)
+        image = torch.cat([(mel_db - mel_db.max()) / top_db + 1.0, tg[:, 1:].T], 0)
+        return y, power, mel_db, env, tg, image
+
+    def outputs(r):
+        y, power, mel_db, env, tg, image = r
+        return {"y": y, "power": power.T, "melDb": mel_db.T, "onset": env, "tempogram": tg, "image": image}
+
+    return kernel(w, device, pipeline, outputs)
+
+
+# ---- NumPy: the float64 reference itself ------------------------------------
+
+NUMPY_WORKLOADS = {"features-30s"}
+
+
+def prepare_numpy(w):
+    """features-30s as test/ref/audio_ref.py computes it (float64): scipy's
+    resample_poly, then audio_ref.features (all winLength tempogram lags, as
+    librosa). The float32 input is widened once, outside the clock."""
+    import numpy as np
+    import scipy.signal
+    R = audio_ref()
+    c = w["cfg"]
+    mine = {"rate": R.SR, "nFft": R.N_FFT, "hop": R.HOP, "nMels": R.N_MELS, "onsetMels": R.ONSET_N_MELS,
+            "topDb": R.TOP_DB, "amin": R.AMIN, "winLength": R.WIN_LENGTH, "nLags": R.N_LAGS,
+            "zeroCrossings": 10, "kaiserBeta": 5}  # the last two: resample_poly's defaults
+    differ = [k for k, v in mine.items() if c[k] != v]
+    if differ:
+        raise ValueError(f"audio_ref.py's settings differ from the workload's: {', '.join(differ)}")
+    up, down = resample_ratio(c)
+    x = synth(w["inputs"]["x"], w["inputs"]["x"]["shape"][0]).astype(np.float64)
+    L = c["nLags"]
+
+    def pipeline():
+        y = scipy.signal.resample_poly(x, up, down)
+        power, mel_db, env, tg = R.features(y)
+        image = np.concatenate([(mel_db - mel_db.max()) / R.TOP_DB + 1.0, tg[1:L + 1]], 0)
+        return y, power, mel_db, env, tg, image
+
+    def check():
+        y, power, mel_db, env, tg, image = pipeline()
+        outs = {"y": y, "power": power.T, "melDb": mel_db.T, "onset": env, "tempogram": tg[:L + 1].T, "image": image}
+        return {k: [float(v) for v in np.ascontiguousarray(outs[k]).reshape(-1)[w["samples"][k]["idx"]]] for k in w["samples"]}
+
+    return check, pipeline
 
 
 def sample(t, spec):
@@ -108,6 +285,8 @@ def prepare(w, device):
         return critic(w, I)
     if name == "classifier-step":
         return classifier(w, I)
+    if name == "features-30s":
+        return features_torch(w, I, device)
     return None
 
 
@@ -214,30 +393,41 @@ def measure(check, run, sync, warmup, runs, cap_ms):
 
 def main():
     spec = json.load(sys.stdin)
-    threads = os.cpu_count() or 1
-    torch.set_num_threads(threads)
-    cuda = torch.cuda.is_available()
-    devices = [("torch-cpu", "cpu")]
-    if cuda and "torch-cuda" in spec["engines"]:
-        devices.append(("torch-cuda", "cuda"))
+    numpy_wanted = "numpy-cpu" in spec["engines"]
+    if torch is None and not numpy_wanted:
+        print(json.dumps({"error": TORCH_ERROR}))
+        return
+    devices = []
+    cuda = False
+    if torch is not None:
+        torch.set_num_threads(os.cpu_count() or 1)
+        cuda = torch.cuda.is_available()
+        devices.append(("torch-cpu", "cpu"))
+        if cuda and "torch-cuda" in spec["engines"]:
+            devices.append(("torch-cuda", "cuda"))
+    if numpy_wanted:
+        devices.append(("numpy-cpu", "numpy"))
     devices = [d for d in devices if d[0] in spec["engines"]]
     results = []
     deadline = time.perf_counter() + spec.get("budget_s", 1e9)
     for w in spec["workloads"]:
         for engine, device in devices:
+            if device == "numpy" and w["name"] not in NUMPY_WORKLOADS:
+                continue  # no row at all: NumPy stands in only where it is the reference
             entry = {"workload": w["name"], "engine": engine}
             if time.perf_counter() > deadline:
-                entry["unsupported"] = "skipped: torch's share of the time budget is spent"
+                entry["unsupported"] = "skipped: the Python engines' share of the time budget is spent"
                 results.append(entry)
                 continue
             print(f"  {engine} {w['name']} ...", file=sys.stderr, flush=True)
             try:
-                prepared = prepare(w, device)
+                prepared = prepare_numpy(w) if device == "numpy" else prepare(w, device)
                 if prepared is None:
                     entry["unsupported"] = "no torch implementation"
                 else:
                     check, run = prepared
-                    samples, times, cold, batch = measure(check, run, Sync(device), spec["warmup"], spec["runs"], spec["cap_ms"])
+                    sync = (lambda: None) if device == "numpy" else Sync(device)
+                    samples, times, cold, batch = measure(check, run, sync, spec["warmup"], spec["runs"], spec["cap_ms"])
                     entry["samples"] = samples
                     entry["times_ms"] = times
                     if cold:
@@ -250,11 +440,17 @@ def main():
             if device == "cuda":
                 torch.cuda.empty_cache()
     out = {
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
+        "torch": torch.__version__ if torch is not None else None,
+        "torch_error": TORCH_ERROR,
+        "threads": torch.get_num_threads() if torch is not None else None,
         "cuda": torch.cuda.get_device_name(0) if cuda else None,
         "results": results,
     }
+    if numpy_wanted:
+        import numpy as np
+        import scipy
+        out["numpy"] = np.__version__
+        out["scipy"] = scipy.__version__
     print(json.dumps(out))
 
 

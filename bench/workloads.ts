@@ -3,7 +3,8 @@
 // from each output, and an f64 reference at those positions. Training steps
 // have no f64 reference here: their samples are compared across engines
 // (PyTorch first) in run.ts.
-import { gen, prod, sampleIndices, unflat } from './data.js';
+import { gen, music, prod, sampleIndices, unflat } from './data.js';
+import { featuresRef, type FeatureCfg } from './features_ref.js';
 
 export interface InputSpec {
   shape: number[];
@@ -12,6 +13,8 @@ export interface InputSpec {
   scale?: number;
   kind?: 'sym' | 'unit';
   fill?: number;
+  /** Instead: bench/data.ts's music() at this sample rate (seed as above). */
+  synth?: { kind: 'music'; rate: number };
 }
 
 export interface SampleSpec {
@@ -393,6 +396,84 @@ const classifierW = (batch: number): Workload => {
   };
 };
 
+// The classifier's feature pipeline, as src/audio runs it for a 30 s clip:
+// mono 44.1 kHz → resample to 22.05 kHz (scipy resample_poly's Kaiser
+// filter) → centred STFT power → 64-band mel dB (the image), 128-band mel dB
+// → onset strength → autocorrelation tempogram (lags 0…64) → the image
+// [128, frames]. The clip is bench/data.ts's music(), so the row needs no
+// data files. MP3 decoding and the mono mixdown are not part of it (NumPy and
+// torch have no MP3 decoder; bench/features.bench.ts times sleeve's).
+// Checked against an f64 restatement of test/ref/audio_ref.py
+// (bench/features_ref.ts).
+const FEAT: FeatureCfg = {
+  rateIn: 44100, rate: 22050, zeroCrossings: 10, kaiserBeta: 5, nFft: 2048, hop: 512,
+  nMels: 64, onsetMels: 128, topDb: 80, amin: 1e-10, winLength: 384, nLags: 64,
+};
+const FEAT_IN = 30 * FEAT.rateIn;
+const FEAT_Y = Math.ceil((FEAT_IN * FEAT.rate) / FEAT.rateIn);
+const FEAT_T = 1 + Math.floor(FEAT_Y / FEAT.hop);
+const FEAT_BINS = FEAT.nFft / 2 + 1;
+const FEAT_SAMPLES: Record<string, SampleSpec> = {
+  y: S([FEAT_Y], 48, 60),
+  power: S([FEAT_T, FEAT_BINS], 48, 61),
+  melDb: S([FEAT_T, FEAT.nMels], 64, 62),
+  onset: S([FEAT_T], 48, 63),
+  tempogram: S([FEAT_T, FEAT.nLags + 1], 64, 64),
+  image: S([FEAT.nMels + FEAT.nLags, FEAT_T], 64, 65),
+};
+// Tolerances, each rtol·mag with rtol = 1e-5, against the f64 reference. In
+// brackets the worst error over every position (not only the samples) that
+// sleeve on lavapipe and torch-cpu showed here, 8–40× inside the bounds.
+//   y          Σ|x·h| per sample: an f32 sum of 41 filter taps      [2.8e-7 of it]
+//   power      (Σ|y·window|)² per frame: an f32 FFT's error bound on |X|²
+//              is about 2ε·log2(n_fft) ≈ 1.3e-6 of it (torch reaches that in
+//              a frame that only just reaches past the opening silence) [1.3e-6]
+//   mel dB     1e-3 dB, absolute. Through the log an absolute dB error is a
+//              relative one on the band's power (1e-3 dB = 2.3e-4), whatever
+//              the level; the top_db clip only moves values to max − 80 dB,
+//              and an f32 max is within ~1e-5 dB of the f64 one. The floor
+//              is in play: the opening silence and the fade-out reach it. [2.8e-5 dB]
+//   onset      1e-4, absolute (a mean of 128 rectified dB rises; the
+//              envelope peaks at 31 where the music comes in)       [5.5e-6]
+//   tempogram  1e-5, absolute (columns normalised to lag 0 = 1)     [2.4e-7]
+//   image      the same in image units (mel rows are dB / 80 + const) [3.5e-7]
+const MEL_DB_MAG = 100, ONSET_MAG = 10, TG_MAG = 1;
+const featuresW: Workload = {
+  name: 'features-30s',
+  title: `audio features of a 30 s clip: resample 44.1 → 22.05 kHz, STFT, mel dB, onset, tempogram → image 128×${FEAT_T} (no MP3 decode)`,
+  kind: 'step',
+  // mel matmuls (64 + 128 bands over all bins), the STFT and the tempogram's FFTs
+  estFlops: 2 * FEAT_T * FEAT_BINS * (FEAT.nMels + FEAT.onsetMels) + FEAT_T * 2.5 * FEAT.nFft * 11 + FEAT_T * 2 * 5 * 1024 * 10,
+  inputs: { x: { shape: [FEAT_IN], seed: 60, synth: { kind: 'music', rate: FEAT.rateIn } } },
+  cfg: { ...FEAT },
+  samples: FEAT_SAMPLES,
+  rtol: 1e-5,
+  reference: (d) => {
+    const r = featuresRef(d('x'), FEAT);
+    const out: Record<string, Expected> = {};
+    const at = (name: string, f: (c: number[]) => [number, number]) => {
+      const spec = FEAT_SAMPLES[name];
+      const value: number[] = [], mag: number[] = [];
+      for (const i of spec.idx) {
+        const [v, m] = f(unflat(i, spec.shape));
+        value.push(v);
+        mag.push(m);
+      }
+      out[name] = { value, mag };
+    };
+    const tg = new Map<number, Float64Array>();
+    const tgAt = (t: number) => tg.get(t) ?? tg.set(t, r.tempogram(t)).get(t)!;
+    at('y', ([m]) => [r.y[m], r.yMag[m]]);
+    at('power', ([t, k]) => [r.power[t * FEAT_BINS + k], r.frameMag[t]]);
+    at('melDb', ([t, b]) => [r.melDb[t * FEAT.nMels + b], MEL_DB_MAG]);
+    at('onset', ([t]) => [r.onset[t], ONSET_MAG]);
+    at('tempogram', ([t, l]) => [tgAt(t)[l], TG_MAG]);
+    at('image', ([row, t]) => row < FEAT.nMels
+      ? [(r.melDb[t * FEAT.nMels + row] - r.melMax) / FEAT.topDb + 1, MEL_DB_MAG / FEAT.topDb]
+      : [tgAt(t)[row - FEAT.nMels + 1], TG_MAG]);
+    return out;
+  },
+};
 /** Class labels of the classifier batch (the same in every engine). */
 export const classifierLabels = (n: number): number[] => Array.from({ length: n }, (_, i) => (i * 7 + 3) % 10);
 
@@ -412,12 +493,14 @@ export const WORKLOADS: Workload[] = [
   // 4096³ fills a big GPU, so its rate can be read against the card's peak
   matmulWorkload(512), matmulWorkload(1024), matmulWorkload(4096), conv2dW(32), conv2dW(16), convTransposeW,
   batchNormW(32), batchNormW(16), maxPoolW(32), maxPoolW(16), rfftW, generatorW, criticW, classifierW(32), classifierW(16),
+  featuresW,
 ];
 
 /** Build one input's host data. */
 export function makeInput(spec: InputSpec): Float32Array {
   const n = prod(spec.shape);
   if (spec.fill !== undefined) return new Float32Array(n).fill(spec.fill);
+  if (spec.synth) return music(n, spec.synth.rate, spec.seed);
   return gen(spec.seed, n, spec.scale ?? 1, spec.kind ?? 'sym');
 }
 

@@ -19,14 +19,15 @@ Everything is computed in float64. Run with Debian's python (numpy, scipy):
 
   /usr/bin/python3 test/ref/audio_ref.py fixtures OUT_DIR          (see make_audio_fixtures.sh)
   /usr/bin/python3 test/ref/audio_ref.py case OUT_DIR PCM.npy...    (real music, at test time)
-  /usr/bin/python3 test/ref/audio_ref.py bench PCM.npy RATE REPEATS [OUT_DIR]   (timings as JSON, for bench/)
   /usr/bin/python3 test/ref/audio_ref.py mp3s OUT_DIR               (the format-test WAVs)
+
+bench/torch_bench.py imports it: the numpy-cpu engine of the features-30s
+bench row is this module's features() after scipy's resample_poly.
 """
 import json
 import math
 import os
 import sys
-import time
 
 import numpy as np
 import scipy.ndimage
@@ -299,32 +300,6 @@ def cmd_mp3s(out_dir):
         scipy.io.wavfile.write(os.path.join(out_dir, f"sig_{sr}_{'stereo' if stereo else 'mono'}.wav"), sr, pcm)
 
 
-def cmd_bench(pcm_path, rate, repeats, out_dir=None):
-    """Times the reference's stages on a mono PCM at `rate` (resampled to 22.05 kHz
-    first); prints medians as JSON and, given out_dir, saves its mel dB [64, T]
-    and tempogram lags 0..64 [65, T] there for the caller to check against."""
-    x = np.load(pcm_path).astype(np.float64)
-    g = math.gcd(SR, rate)
-    times = {"resample": [], "stft": [], "mel": [], "onset_tempogram": [], "total": []}
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        y = scipy.signal.resample_poly(x, SR // g, rate // g) if rate != SR else x
-        t1 = time.perf_counter()
-        power = stft_power(y)
-        t2 = time.perf_counter()
-        mel_db = power_to_db(mel_filters(SR, N_FFT, N_MELS) @ power)
-        t3 = time.perf_counter()
-        tg = tempogram(onset_strength(power))
-        t4 = time.perf_counter()
-        for k, v in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0)):
-            times[k].append(v * 1000)
-    if out_dir:
-        save(os.path.join(out_dir, "bench_mel_db.npy"), mel_db)
-        save(os.path.join(out_dir, "bench_tempogram.npy"), tg[: N_LAGS + 1])
-    print(json.dumps({"ms": {k: float(np.median(v)) for k, v in times.items()}, "frames": int(power.shape[1]),
-                      "numpy": np.__version__, "scipy": scipy.__version__}))
-
-
 if __name__ == "__main__":
     cmd, *args = sys.argv[1:] or ["help"]
     if cmd == "fixtures":
@@ -333,8 +308,6 @@ if __name__ == "__main__":
         cmd_case(*args)
     elif cmd == "mp3s":
         cmd_mp3s(*args)
-    elif cmd == "bench":
-        cmd_bench(args[0], int(args[1]), int(args[2]), args[3] if len(args) > 3 else None)
     else:
         print(__doc__)
         sys.exit(2)
