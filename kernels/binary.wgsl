@@ -58,14 +58,35 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   var rem = i;
   var ia = 0u;
   var ib = 0u;
-  for (var d = i32(p.rank) - 1; d >= 0; d--) {
-    let s = dim(p.out_shape, u32(d));
-    let c = rem % s;
-    rem = rem / s;
-    ia += c * dim(p.a_strides, u32(d));
-    ib += c * dim(p.b_strides, u32(d));
+  // One division per axis but the first, whose coordinate is what remains
+  // (i < n bounds it): a CPU driver divides lane by lane.
+  for (var k = p.rank; k > 1u; k--) {
+    let d = k - 1u;
+    let s = dim(p.out_shape, d);
+    let q = rem / s;
+    let c = rem - q * s;
+    rem = q;
+    ia += c * dim(p.a_strides, d);
+    ib += c * dim(p.b_strides, d);
+  }
+  if (p.rank > 0u) {
+    ia += rem * dim(p.a_strides, 0u);
+    ib += rem * dim(p.b_strides, 0u);
   }
   out[i] = apply(a[ia], b[ib]);
+}
+
+// Rank 2 on a 2-D grid: x runs along a row, y (folded into z past the grid
+// limit) over rows, so no index is divided (STFT framing, per-row scales).
+@compute @workgroup_size(64)
+fn rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let r = gid.y + gid.z * nwg.y;
+  let j = gid.x;
+  let cols = p.out_shape[0].y;
+  if (j >= cols || r >= p.out_shape[0].x) { return; }
+  let ia = r * p.a_strides[0].x + j * p.a_strides[0].y;
+  let ib = r * p.b_strides[0].x + j * p.b_strides[0].y;
+  out[r * cols + j] = apply(a[ia], b[ib]);
 }
 
 // Same shapes, no index arithmetic.

@@ -29,14 +29,23 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   var rem = i;
   var src = p.offset;
   var inside = true;
-  for (var d = i32(p.rank) - 1; d >= 0; d--) {
-    let du = u32(d);
-    let s = dim(p.out_shape, du);
-    var c = i32(rem % s) - i32(dim(p.lo, du));
-    if (du == 0u) { c += i32(p.row0); }
-    rem = rem / s;
-    if (c < 0 || c >= i32(dim(p.extent, du))) { inside = false; }
-    src += u32(max(c, 0)) * dim(p.in_strides, du);
+  // One division per axis but the first, whose coordinate is what remains
+  // (i < n bounds it): a CPU driver divides lane by lane.
+  for (var k = p.rank; k > 0u; k--) {
+    let d = k - 1u;
+    var q = 0u;
+    var c = i32(rem);
+    if (d > 0u) {
+      let s = dim(p.out_shape, d);
+      q = rem / s;
+      c = i32(rem - q * s);
+    } else {
+      c += i32(p.row0);
+    }
+    rem = q;
+    c -= i32(dim(p.lo, d));
+    if (c < 0 || c >= i32(dim(p.extent, d))) { inside = false; }
+    src += u32(max(c, 0)) * dim(p.in_strides, d);
   }
   out[i] = select(p.pad_value, x[src], inside);
 }

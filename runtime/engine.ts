@@ -204,6 +204,13 @@ export function getEngine(): Engine {
 
 export type { Engine };
 
+/** Workgroup grid for rows × cols items, 64 along a row (x), rows in y and,
+ * past the per-dimension limit, z. Kernels recover the row as gid.y + gid.z · nwg.y. */
+export function grid2d(rows: number, cols: number): [number, number, number] {
+  const z = Math.ceil(rows / MAX_WORKGROUPS);
+  return [Math.ceil(cols / 64), Math.ceil(rows / z), z];
+}
+
 /** Workgroup grid for a 1-D problem of n items, folded into y past the per-dimension limit.
  * Kernels recover the flat index as gid.x + gid.y * nwg.x * WG. */
 export function grid1d(n: number, wg: number): [number, number, number] {

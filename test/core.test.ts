@@ -18,6 +18,10 @@ describe('binary ops with broadcasting', () => {
     [[5, 1, 3, 1], [1, 6, 1, 9]],
     [[131], [131]],
     [[2, 3, 1, 2, 1, 3, 1, 2], [3, 2, 1, 1, 2, 1]],
+    // rank 2 with rows of ≥ 64: the 2-D grid entry (a row of each kind of stride)
+    [[37, 1], [1, 67]],
+    [[5, 130], [130]],
+    [[70, 1], [70, 65]],
   ];
   const ops: [string, (a: sl.Tensor, b: sl.Tensor) => sl.Tensor, (x: number, y: number) => number][] = [
     ['add', sl.add, (x, y) => x + y],

@@ -1,7 +1,7 @@
 // Elementwise arithmetic with broadcasting, and the unary functions.
 // Backward rules use these same ops, so they can be differentiated again.
 import { record, bindAutogradOps } from '../autograd.js';
-import { grid1d, getEngine } from '../engine.js';
+import { grid1d, grid2d, getEngine } from '../engine.js';
 import { K } from '../kernels.js';
 import { empty, sameShape, type Tensor } from '../tensor.js';
 import { broadcastShapes, broadcastStrides, checkRank, pad8 } from './util.js';
@@ -37,15 +37,18 @@ function binaryRaw(op: BinOp, a: Tensor, b: Tensor): Tensor {
   const ranges = rowRanges(shape[0], [outRow, aStrides[0], bStrides[0]], op, what);
   const whole = ranges.length === 1;
   const bind = (t: Tensor, rowFloats: number, r: RowRange) => (whole || !rowFloats ? t.buffer : rowsOf(t, r, rowFloats));
+  // Rank 2 with rows at least as long as a workgroup: a 2-D grid, no index division.
+  const twoD = shape.length === 2 && shape[1] >= 64;
   for (const r of ranges) {
     e.dispatch(K.binary, {
+      entry: twoD ? 'rows' : 'main',
       constants: { OP: BIN[op] },
       buffers: { a: bind(a, aStrides[0], r), b: bind(b, bStrides[0], r), out: bind(out, outRow, r) },
       uniforms: {
         n: r.count * outRow, rank: shape.length, out_shape: pad8([r.count, ...shape.slice(1)]),
         a_strides: pad8(aStrides), b_strides: pad8(bStrides),
       },
-      workgroups: grid1d(r.count * outRow, 64),
+      workgroups: twoD ? grid2d(r.count, outRow) : grid1d(r.count * outRow, 64),
     });
   }
   return out;

@@ -3,7 +3,7 @@
 // the layout and binary kernels, which read their inputs at Σ coord·stride
 // for any strides. Neither is differentiable: they exist for feature
 // extraction, where nothing upstream needs a gradient.
-import { grid1d, getEngine } from '../engine.js';
+import { grid2d, getEngine } from '../engine.js';
 import { K } from '../kernels.js';
 import { empty, sizeOf, type Tensor } from '../tensor.js';
 import { pad8 } from './util.js';
@@ -50,10 +50,11 @@ export function windowedFrames(x: Tensor, w: Tensor, frames: number, hop: number
   const out = empty([frames, n]);
   if (out.size === 0) return out;
   getEngine().dispatch(K.binary, {
+    entry: 'rows',
     constants: { OP: 2 }, // mul
     buffers: { a: x.buffer, b: w.buffer, out: out.buffer },
     uniforms: { n: out.size, rank: 2, out_shape: pad8([frames, n]), a_strides: pad8([hop, 1]), b_strides: pad8([0, 1]) },
-    workgroups: grid1d(out.size, 64),
+    workgroups: grid2d(frames, n),
   });
   return out;
 }
