@@ -258,3 +258,12 @@ fn abs2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let z = x[i];
   power[i] = dot(z, z);
 }
+
+// (|z|², 0): a real power spectrum already in complex layout, for irfft.
+@compute @workgroup_size(64)
+fn abs2_complex(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * 64u;
+  if (i >= p.n) { return; }
+  let z = x[i];
+  out[i] = vec2<f32>(dot(z, z), 0.0);
+}

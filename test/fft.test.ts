@@ -127,6 +127,9 @@ for (const mode of ['auto', 'passes'] as FftKernel[]) {
         const hx = [{ data: randArray(2 * bins * 2, r), shape: [2, bins, 2] }];
         await checkGrads(([a]) => irfft(a), ([a]) => ref.irdft(a, bins, N), hx, {}, `irfft ${N}`);
         await checkGrads(([a]) => complexAbs2(a), ([a]) => ref.abs2(a), cx, {}, `complexAbs2 ${N}`);
+        // in complex layout: (|z|², 0) pairs
+        const asComplex = (p: Float64Array) => Float64Array.from({ length: 2 * p.length }, (_, i) => (i % 2 ? 0 : p[i / 2]));
+        await checkGrads(([a]) => complexAbs2(a, { complex: true }), ([a]) => asComplex(ref.abs2(a)), cx, {}, `complexAbs2 complex ${N}`);
       }
       // irfft with cropping and zero-padding of the half spectrum
       const crop = [{ data: randArray(2 * 7 * 2, r), shape: [2, 7, 2] }];

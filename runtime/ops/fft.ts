@@ -32,7 +32,7 @@ import { record } from '../autograd.js';
 import { getDevice } from '../device.js';
 import { getEngine, grid1d } from '../engine.js';
 import { K } from '../kernels.js';
-import { empty, type Tensor } from '../tensor.js';
+import { empty, sizeOf, type Tensor } from '../tensor.js';
 import { mul } from './elementwise.js';
 import { pad, reshape, slice } from './shape.js';
 
@@ -260,22 +260,27 @@ export function irfft(X: Tensor, n?: number): Tensor {
   return realInverseCore(Y, N, 1 / N, 1);
 }
 
-/** |z|² of each complex value: [..., 2] → [...] (a power spectrum). */
-export function complexAbs2(X: Tensor): Tensor {
+/** |z|² of each complex value: [..., 2] → [...] (a power spectrum). With
+ * `complex`, [..., 2] holding (|z|², 0): a real spectrum in the layout irfft
+ * takes (an autocorrelation's), without a padding pass. */
+export function complexAbs2(X: Tensor, opts: { complex?: boolean } = {}): Tensor {
   if (X.rank < 1 || X.shape[X.rank - 1] !== 2) {
     throw new Error(`sleeve: complexAbs2: expected complex input [..., 2], got ${X.describe()}`);
   }
   const shape = X.shape.slice(0, -1);
-  const out = empty(shape);
-  const count = out.size;
+  const out = empty(opts.complex ? X.shape : shape);
+  const count = sizeOf(shape);
   if (count > 0) {
     getEngine().dispatch(K.fft, {
-      entry: 'abs2',
-      buffers: { x: X.buffer, power: out.buffer },
+      entry: opts.complex ? 'abs2_complex' : 'abs2',
+      buffers: opts.complex ? { x: X.buffer, out: out.buffer } : { x: X.buffer, power: out.buffer },
       uniforms: { n: count, log2n: 0, frames: 0, tw_shift: 0, lp: 0, dir: 1, scale: 1, weight: 1 },
       workgroups: grid1d(count, 64),
     });
   }
-  // d|z|²/dz = 2z (per real component)
-  return record(out, 'complexAbs2', [X], (g) => [mul(mul(X, reshape(g, [...shape, 1])), 2)]);
+  // d|z|²/dz = 2z (per real component); the zero imaginary part has no gradient
+  return record(out, 'complexAbs2', [X], (g) => {
+    const gRe = opts.complex ? slice(g, g.shape.map(() => 0), [...shape, 1]) : reshape(g, [...shape, 1]);
+    return [mul(mul(X, gRe), 2)];
+  });
 }

@@ -7,7 +7,7 @@
 // For an autocorrelation that largest value is lag 0 (|R(k)| ≤ R(0) by
 // Cauchy–Schwarz), so the division is by lag 0: no reduction pass, and only
 // the lags asked for are ever copied out of the FFT's output.
-import { complexAbs2, concat, div, full, irfft, maximum, mul, pad, reshape, rfft, slice, tensor, type Tensor } from '../../runtime/index.js';
+import { complexAbs2, concat, div, full, irfft, maximum, mul, rfft, slice, tensor, type Tensor } from '../../runtime/index.js';
 import { windowedFrames } from './frame.js';
 import { windowTensor } from './stft.js';
 
@@ -65,9 +65,8 @@ export function tempogram(env: Tensor, o: TempogramOptions, maxLag = o.winLength
   const n = Math.max(2, nextPow2(2 * W - 1));
   const padded = linearRampPad(env, o.center ? Math.floor(W / 2) : 0, n - W);
   const windows = windowedFrames(padded, windowTensor(o.window, W, n), frames, 1);
-  const bins = n / 2 + 1;
-  // |X|² as a complex spectrum with zero imaginary parts (padded as rank 2: cheaper indexing)
-  const power = reshape(pad(reshape(complexAbs2(rfft(windows)), [frames * bins, 1]), [[0, 0], [0, 1]]), [frames, bins, 2]);
+  // |X|² as a complex spectrum with zero imaginary parts
+  const power = complexAbs2(rfft(windows), { complex: true });
   const circular = irfft(power, n);
   const ac = slice(circular, [0, 0], [frames, L]);
   if (o.norm === null) return ac;
