@@ -23,6 +23,7 @@ import softmaxXent from '../kernels/softmax_xent.wgsl';
 import fft from '../kernels/fft.wgsl';
 import adam from '../kernels/adam.wgsl';
 import sgd from '../kernels/sgd.wgsl';
+import banded from '../kernels/banded.wgsl';
 
 export const K = {
   binary: new Kernel('binary.wgsl', binary),
@@ -45,4 +46,5 @@ export const K = {
   fft: new Kernel('fft.wgsl', fft),
   adam: new Kernel('adam.wgsl', adam),
   sgd: new Kernel('sgd.wgsl', sgd),
+  banded: new Kernel('banded.wgsl', banded),
 };

@@ -635,3 +635,33 @@ test('split-K frees its partial products and sums (no buffer outlives the result
   // ≤, not =: the FinalizationRegistry may free an earlier test's garbage meanwhile
   expect(await live()).toBeLessThanOrEqual(before);
 });
+
+describe('bandedMatmul (a mel projection)', () => {
+  test('a · wᵀ over each row of w’s nonzero band, against f64 and the dense matmul', async () => {
+    const rows = 37, k = 101, m = 13;
+    const r = rng(4242);
+    const a = f32(randArray(rows * k, r, 0, 2));
+    const w = new Float64Array(m * k);
+    for (let i = 0; i < m; i++) {
+      // bands of odd widths at odd places; row 4 empty, row 7 the full width
+      const lo = i === 7 ? 0 : (i * 7) % 90, hi = i === 4 ? lo : i === 7 ? k : lo + 1 + ((i * 5) % 11);
+      for (let c = lo; c < hi; c++) w[i * k + c] = Math.fround(0.1 + r());
+    }
+    const bands = sl.bandsOf(w, m, k);
+    expect(bands.slice(8, 10)).toEqual([0, 0]); // the empty row
+    expect(bands.slice(14, 16)).toEqual([0, k]);
+    const want = new Float64Array(rows * m), mag = new Float64Array(rows * m);
+    for (let t = 0; t < rows; t++) for (let i = 0; i < m; i++) for (let c = 0; c < k; c++) {
+      want[t * m + i] += a[t * k + c] * w[i * k + c];
+      mag[t * m + i] += Math.abs(a[t * k + c] * w[i * k + c]);
+    }
+    const at = T(a, [rows, k]), wt = T(w, [m, k]);
+    const got = await sl.bandedMatmul(at, wt, bands).read();
+    for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i]), `element ${i}`).toBeLessThanOrEqual(2e-6 * mag[i] + 1e-7);
+    expectClose(got, await sl.matmul(at, wt, { transB: true }).read(), { rtol: 1e-5, atol: 1e-6 }, 'vs dense');
+    expect(() => sl.bandedMatmul(at, wt, bands.slice(2))).toThrow(/24 band bounds for the 13 rows/);
+    const bad = bands.slice();
+    bad[5] = k + 1;
+    expect(() => sl.bandedMatmul(at, wt, bad)).toThrow(/band 2 is \[\d+, 102\), not within \[0, 101\]/);
+  });
+});

@@ -1,11 +1,12 @@
-// Strided views copied out in one pass: NumPy's as_strided (then copy), and
-// overlapping windowed frames of a 1-D signal (the STFT's framing), built on
-// the layout and binary kernels, which read their inputs at Σ coord·stride
-// for any strides. Neither is differentiable: they exist for feature
-// extraction, where nothing upstream needs a gradient.
+// Feature-extraction ops. Strided views copied out in one pass: NumPy's
+// as_strided (then copy), and overlapping windowed frames of a 1-D signal
+// (the STFT's framing), built on the layout and binary kernels, which read
+// their inputs at Σ coord·stride for any strides; and a product with a banded
+// matrix (mel filterbanks). None is differentiable: nothing upstream of
+// feature extraction needs a gradient.
 import { grid2d, getEngine } from '../engine.js';
 import { K } from '../kernels.js';
-import { empty, sizeOf, type Tensor } from '../tensor.js';
+import { empty, sizeOf, tensor, type Tensor } from '../tensor.js';
 import { pad8 } from './util.js';
 import { gather } from './strided.js';
 import { isGradEnabled } from '../autograd.js';
@@ -65,4 +66,52 @@ export function frameSignal(x: Tensor, frameLength: number, hop: number): Tensor
   if (x.size < frameLength) throw new Error(`sleeve: frameSignal: signal ${x.describe()} is shorter than one frame (${frameLength})`);
   const frames = 1 + Math.floor((x.size - frameLength) / hop);
   return asStrided(x, [frames, frameLength], [hop, 1]);
+}
+
+/**
+ * a [rows, K] times the transpose of a banded w [M, K]: out[r, m] = Σ a[r, k]·w[m, k]
+ * over k in [bands[2m], bands[2m + 1]). Equal to matmul(a, w, { transB: true })
+ * when w is zero outside its bands (a mel filterbank; bandsOf finds them), at
+ * the cost of the bands only.
+ */
+export function bandedMatmul(a: Tensor, w: Tensor, bands: ArrayLike<number>): Tensor {
+  noGradInput('bandedMatmul', a, w);
+  if (a.rank !== 2 || w.rank !== 2 || a.shape[1] !== w.shape[1]) {
+    throw new Error(`sleeve: bandedMatmul: expects a [rows, K] and w [M, K], got ${a.describe()} and ${w.describe()}`);
+  }
+  const [rows, k] = a.shape, m = w.shape[0];
+  if (bands.length !== 2 * m) throw new Error(`sleeve: bandedMatmul: ${bands.length} band bounds for the ${m} rows of w ${w.describe()} (want lo, hi per row)`);
+  for (let i = 0; i < m; i++) {
+    const lo = bands[2 * i], hi = bands[2 * i + 1];
+    if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 0 || lo > hi || hi > k) {
+      throw new Error(`sleeve: bandedMatmul: band ${i} is [${lo}, ${hi}), not within [0, ${k}] of w ${w.describe()}`);
+    }
+  }
+  if (m > 65535 || rows > 65535 * 64) throw new Error(`sleeve: bandedMatmul: ${a.describe()} · ${w.describe()}ᵀ exceeds the dispatch grid`);
+  const out = empty([rows, m]);
+  if (out.size === 0) return out;
+  const bounds = tensor(Float32Array.from(bands), [m, 2]);
+  getEngine().dispatch(K.banded, {
+    buffers: { a: a.buffer, w: w.buffer, band: bounds.buffer, out: out.buffer },
+    uniforms: { rows, k, m },
+    workgroups: [Math.ceil(rows / 64), m],
+  });
+  bounds.dispose();
+  return out;
+}
+
+/** The [lo, hi) of each row's nonzeros in a dense host matrix [m, k] (an all-zero row: [0, 0]), as bandedMatmul takes them. */
+export function bandsOf(w: ArrayLike<number>, m: number, k: number): number[] {
+  const out: number[] = [];
+  for (let r = 0; r < m; r++) {
+    let lo = k, hi = 0;
+    for (let c = 0; c < k; c++) {
+      if (w[r * k + c] !== 0) {
+        lo = Math.min(lo, c);
+        hi = c + 1;
+      }
+    }
+    out.push(hi > 0 ? lo : 0, hi);
+  }
+  return out;
 }

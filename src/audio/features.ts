@@ -17,7 +17,7 @@
 //   tempogram 'none' the columns are autocorrelations of a non-negative envelope
 //                   divided by their max, so already in [0, 1]
 //   'affine' is available for either block; 'none' leaves a block as computed.
-import { affine, concat, getDevice, keep, matmul, max, slice, sub, tensor, tidy, transpose, type Tensor } from '../../runtime/index.js';
+import { affine, bandedMatmul, bandsOf, concat, getDevice, keep, max, slice, sub, tensor, tidy, transpose, type Tensor } from '../../runtime/index.js';
 import { decodeMp3, toMono, type DecodeOptions } from './decode.js';
 import { melFilterbank, powerToDb, type DbOptions } from './mel.js';
 import { onsetStrength, type OnsetOptions } from './onset.js';
@@ -127,21 +127,29 @@ export function imageRows(p: FeatureParams): number {
 
 // ---- GPU stages -------------------------------------------------------------
 
-const filterbanks = new WeakMap<GPUDevice, Map<string, Tensor>>();
+const filterbanks = new WeakMap<GPUDevice, Map<string, { w: Tensor; bands: number[] }>>();
 
-/** A mel filterbank [bands, bins] on the GPU, built once per device and parameter set. */
-function melBank(p: FeatureParams, f: { nMels: number; fmin: number; fmax: number | null }): Tensor {
+/** A mel filterbank [bands, bins] on the GPU, with each band's nonzero bins,
+ * built once per device and parameter set. */
+function melBank(p: FeatureParams, f: { nMels: number; fmin: number; fmax: number | null }): { w: Tensor; bands: number[] } {
   const device = getDevice();
   let byKey = filterbanks.get(device);
   if (!byKey) filterbanks.set(device, (byKey = new Map()));
   const o = { sampleRate: p.sampleRate, nFft: p.stft.nFft, nMels: f.nMels, fmin: f.fmin, fmax: f.fmax, htk: p.mel.htk, norm: p.mel.norm };
   const key = JSON.stringify(o);
-  let t = byKey.get(key);
-  if (!t || t.disposed) {
-    t = keep(tensor(Float32Array.from(melFilterbank(o)), [o.nMels, o.nFft / 2 + 1]));
-    byKey.set(key, t);
+  let bank = byKey.get(key);
+  if (!bank || bank.w.disposed) {
+    const host = Float32Array.from(melFilterbank(o));
+    const bins = o.nFft / 2 + 1;
+    bank = { w: keep(tensor(host, [o.nMels, bins])), bands: bandsOf(host, o.nMels, bins) };
+    byKey.set(key, bank);
   }
-  return t;
+  return bank;
+}
+
+/** power [frames, bins] · bankᵀ, over each band's nonzero bins only. */
+function melProject(power: Tensor, bank: { w: Tensor; bands: number[] }): Tensor {
+  return bandedMatmul(power, bank.w, bank.bands);
 }
 
 function normalise(x: Tensor, n: BlockNorm, topDb: number | null): Tensor {
@@ -168,8 +176,8 @@ export interface FeatureTensors {
 /** Every stage on the GPU for a mono signal at p.sampleRate (all recorded, nothing read back). */
 export function featureTensors(y: Tensor | Float32Array, p: FeatureParams): FeatureTensors {
   const power = stftPower(y, p.stft);
-  const melDb = powerToDb(matmul(power, melBank(p, p.mel), { transB: true }), p.db);
-  const onsetDb = powerToDb(matmul(power, melBank(p, p.onset), { transB: true }), p.db);
+  const melDb = powerToDb(melProject(power, melBank(p, p.mel)), p.db);
+  const onsetDb = powerToDb(melProject(power, melBank(p, p.onset)), p.db);
   const shift = p.stft.center ? Math.floor(p.stft.nFft / (2 * p.stft.hop)) : 0;
   const onset = onsetStrength(onsetDb, p.onset, shift);
   const tg = tempogram(onset, p.tempogram, p.image.nLags);
