@@ -38,13 +38,7 @@ def gen(spec, device):
         return torch.from_numpy(synth(spec, n)).reshape(shape).to(device)
     if "fill" in spec:
         return torch.full(shape, float(spec["fill"]), dtype=torch.float32, device=device)
-    s = (spec["seed"] * 0x9E3779B1) & M32
-    h = (torch.arange(n, dtype=torch.int64) + s) & M32
-    h = (h * 0x2C1B3C6D) & M32
-    h = h ^ (h >> 15)
-    h = (h * 0x297A2D39) & M32
-    h = h ^ (h >> 13)
-    k = h >> 8
+    k = torch.from_numpy(hash24(spec["seed"], n))
     if spec.get("kind") == "unit":
         v = k.to(torch.float32) / 16777216.0
     else:
@@ -53,10 +47,8 @@ def gen(spec, device):
     return v.reshape(shape).to(device)
 
 
-# ---- the music() mix of bench/data.ts (features-30s), in NumPy -----------------
-
-def gen_np(seed, n):
-    """bench/data.ts's gen(seed, n) (values in [-1, 1)) as float64."""
+def hash24(seed, n):
+    """bench/data.ts's integer hash of 0..n-1 under a seed: 24-bit values (int64)."""
     import numpy as np
     s = (seed * 0x9E3779B1) & M32
     h = (np.arange(n, dtype=np.int64) + s) & M32
@@ -64,8 +56,15 @@ def gen_np(seed, n):
     h = h ^ (h >> 15)
     h = (h * 0x297A2D39) & M32
     h = h ^ (h >> 13)
-    k = h >> 8
-    return (2 * k - 16777216).astype(np.float64) / 16777216.0
+    return h >> 8
+
+
+# ---- the music() mix of bench/data.ts (features-30s), in NumPy -----------------
+
+def gen_np(seed, n):
+    """bench/data.ts's gen(seed, n) (values in [-1, 1)) as float64."""
+    import numpy as np
+    return (2 * hash24(seed, n) - 16777216).astype(np.float64) / 16777216.0
 
 
 def synth(spec, n):
