@@ -9,6 +9,9 @@
 // gather:   one invocation per output: out = g_in[argmax], the adjoint of
 //           backward (its gradient, and the forward with fixed indices).
 override SEARCH_ALL: u32 = 0u;
+// forward: 0 when nothing will read the argmax (no gradient, no caller asking):
+// one store in three fewer; idx_out is then a stand-in.
+override WITH_INDICES: u32 = 1u;
 
 struct Params {
   n_out: u32,
@@ -67,7 +70,7 @@ fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     }
   }
   out[o] = best;
-  idx_out[o] = f32(arg);
+  if (WITH_INDICES == 1u) { idx_out[o] = f32(arg); }
 }
 
 @compute @workgroup_size(64)

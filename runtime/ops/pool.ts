@@ -3,7 +3,7 @@
 // over those indices (no atomics), and the gather's own adjoint is reading
 // the gradient at the indices. Both are recorded ops, each the other's
 // gradient, so pooling is closed under differentiation.
-import { record } from '../autograd.js';
+import { needsGrad, record } from '../autograd.js';
 import { getEngine, grid1d } from '../engine.js';
 import { K } from '../kernels.js';
 import { empty, view, type Tensor } from '../tensor.js';
@@ -87,30 +87,36 @@ export function poolShape(inShape: readonly number[], geo: PoolGeometry, op = 'm
   return [inShape[0], inShape[1], oh, ow];
 }
 
-function pooled(x: Tensor, kernelSize: Pair, opts: MaxPoolOptions): { out: Tensor; indices: Tensor } {
+function pooled(x: Tensor, kernelSize: Pair, opts: MaxPoolOptions, wantIndices: boolean): { out: Tensor; indices: Tensor | null } {
   checkInput(x, 'maxPool2d');
   const kernel = pair(kernelSize);
   const geo: PoolGeometry = { kernel, stride: pair(opts.stride ?? kernel), padding: pair(opts.padding ?? 0) };
   const outShape = poolShape(x.shape, geo);
   const out = empty(outShape);
-  const indices = empty(outShape);
+  // The argmax is written only if a backward pass or the caller will read it.
+  const withIndices = wantIndices || needsGrad([x]);
+  const indices = withIndices ? empty(outShape) : null;
   if (out.size > 0) {
+    const standIn = indices ? null : empty([1]);
     byPlanes('maxPool2d', x.shape, outShape, geo, 'out', (inPlanes, outPlanes) => ({
-      entry: 'forward',
-      buffers: { x: inPlanes(x), out: outPlanes(out), idx_out: outPlanes(indices) },
+      entry: 'forward', constants: { WITH_INDICES: indices ? 1 : 0 },
+      buffers: { x: inPlanes(x), out: outPlanes(out), idx_out: indices ? outPlanes(indices) : standIn!.buffer },
     }));
+    standIn?.dispose();
   }
-  // The node keeps its own handle on the indices, so a caller of
-  // maxPool2dWithIndices may dispose theirs.
-  const saved = view(indices, indices.shape);
-  record(out, 'maxPool2d', [x], (g) => [maxPool2dBackward(g, saved, x.shape, geo)], [saved]);
+  if (indices) {
+    // The node keeps its own handle on the indices, so a caller of
+    // maxPool2dWithIndices may dispose theirs.
+    const saved = view(indices, indices.shape);
+    record(out, 'maxPool2d', [x], (g) => [maxPool2dBackward(g, saved, x.shape, geo)], [saved]);
+  }
   return { out, indices };
 }
 
 /** Max over kh×kw windows of each plane of x [N, C, H, W]. */
 export function maxPool2d(x: Tensor, kernelSize: Pair, opts: MaxPoolOptions = {}): Tensor {
-  const { out, indices } = pooled(x, kernelSize, opts);
-  indices.dispose(); // the node holds its own handle when a backward pass needs them
+  const { out, indices } = pooled(x, kernelSize, opts, false);
+  indices?.dispose(); // the node holds its own handle when a backward pass needs them
   return out;
 }
 
@@ -119,7 +125,8 @@ export function maxPool2d(x: Tensor, kernelSize: Pair, opts: MaxPoolOptions = {}
  * h·W + w into the input plane (torch's return_indices=True), stored as f32.
  */
 export function maxPool2dWithIndices(x: Tensor, kernelSize: Pair, opts: MaxPoolOptions = {}): { out: Tensor; indices: Tensor } {
-  return pooled(x, kernelSize, opts);
+  const { out, indices } = pooled(x, kernelSize, opts, true);
+  return { out, indices: indices! };
 }
 
 /**
