@@ -18,5 +18,7 @@ done
 for v in conv=plain conv=subgroup conv-grad=direct conv-grad=tiled; do
   bench --quick --engines sleeve --filter conv,critic --variant $v >> "$out/variants.txt" 2>&1
 done
-grep -h "^[a-z].* — \|sleeve  \|forced" "$out/variants.txt" | cut -c1-200
+# the training steps with kernels tuned per shape (tuneShapes), against the adapter-wide choice above
+bench --quick --engines sleeve --filter step,generator --tune-shapes >> "$out/variants.txt" 2>&1
+grep -h "^[a-z].* — \|sleeve  \|forced\|tuned" "$out/variants.txt" | cut -c1-200
 tail -n 75 "$out/main.txt"
