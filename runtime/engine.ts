@@ -204,8 +204,12 @@ export function getEngine(): Engine {
 
 export type { Engine };
 
+/** The longest row grid2d can lay along x. */
+export const MAX_ROW_2D = MAX_WORKGROUPS * 64;
+
 /** Workgroup grid for rows × cols items, 64 along a row (x), rows in y and,
- * past the per-dimension limit, z. Kernels recover the row as gid.y + gid.z · nwg.y. */
+ * past the per-dimension limit, z. Kernels recover the row as gid.y + gid.z · nwg.y.
+ * Rows longer than MAX_ROW_2D need a 1-D grid instead. */
 export function grid2d(rows: number, cols: number): [number, number, number] {
   const z = Math.ceil(rows / MAX_WORKGROUPS);
   return [Math.ceil(cols / 64), Math.ceil(rows / z), z];

@@ -82,7 +82,7 @@ export function matmulVariant(macs = 0): MatmulVariant {
 export function setMatmulVariant(v: MatmulVariant): void {
   choice.matmul = v;
   choice.matmulLarge = v;
-  forgetShapes('matmul');
+  forceFamilies('matmul');
 }
 
 export function convVariant(): ConvVariant {
@@ -93,7 +93,7 @@ export function convVariant(): ConvVariant {
  * over ≥ 8 channels where the device has subgroups, 'plain' everything. */
 export function setConvVariant(v: ConvVariant): void {
   choice.conv = v;
-  forgetShapes('conv-fwd', 'conv-data');
+  forceFamilies('conv-fwd', 'conv-data');
 }
 
 export function convGradVariant(): ConvGradVariant {
@@ -104,7 +104,7 @@ export function convGradVariant(): ConvGradVariant {
  * or 'tiled' (an implicit GEMM through workgroup memory). */
 export function setConvGradVariant(v: ConvGradVariant): void {
   choice.convGrad = v;
-  forgetShapes('conv-grad');
+  forceFamilies('conv-grad');
 }
 
 /** An op offers candidates; the first is the default until tune() runs. */
@@ -158,8 +158,11 @@ export interface TuneOptions {
 export async function tune(opts: TuneOptions = {}): Promise<TuneResult> {
   const key = adapterKey();
   const hit = opts.fresh ? undefined : cache.get(key) ?? readStore(key);
+  forced.clear(); // tune() hands every family back to the tuner
   if (hit) {
-    for (const [name, v] of Object.entries(hit.chosen)) probes.get(name)?.select(v);
+    selecting(() => {
+      for (const [name, v] of Object.entries(hit.chosen)) probes.get(name)?.select(v);
+    });
     for (const [site, v] of Object.entries(hit.shapes ?? {})) shapeChoices.set(site, v);
     cache.set(key, hit);
     currentKey = key;
@@ -175,13 +178,13 @@ export async function tune(opts: TuneOptions = {}): Promise<TuneResult> {
     for (const v of probe.variants) timings[`${name}:${v}`] = Infinity;
     for (let round = 0; round < 3; round++) {
       for (const v of probe.variants) {
-        probe.select(v);
+        selecting(() => probe.select(v));
         const t = await timeIt(() => probe.run(v));
         timings[`${name}:${v}`] = Math.min(timings[`${name}:${v}`], t);
       }
     }
     const best = probe.variants.reduce((a, b) => (timings[`${name}:${b}`] < timings[`${name}:${a}`] ? b : a));
-    probe.select(best);
+    selecting(() => probe.select(best));
     chosen[name] = best;
   }
   shapeChoices.clear(); // measured against the previous adapter-wide choices
@@ -253,12 +256,26 @@ let collecting: Map<string, ShapeSite> | null = null;
 
 /** The variant tuneShapes() chose for this op and shape, if it has seen it. */
 export function shapeChoice(family: string, key: string): string | undefined {
-  return shapeChoices.get(`${family}|${key}`);
+  return forced.has(family) ? undefined : shapeChoices.get(`${family}|${key}`);
 }
 
-/** A forced variant overrides what tuneShapes() chose for those families. */
-function forgetShapes(...families: string[]): void {
-  for (const id of [...shapeChoices.keys()]) if (families.includes(id.slice(0, id.indexOf('|')))) shapeChoices.delete(id);
+/** Families whose variant a caller forced (setMatmulVariant and the like):
+ * their per-shape choices are ignored, and tuneShapes() leaves them alone,
+ * until tune() hands them back to the tuner. */
+const forced = new Set<string>();
+let inTuner = false;
+
+function selecting(f: () => void): void {
+  inTuner = true;
+  try {
+    f();
+  } finally {
+    inTuner = false;
+  }
+}
+
+function forceFamilies(...families: string[]): void {
+  if (!inTuner) for (const f of families) forced.add(f);
 }
 
 /** True while tuneShapes() runs its step: ops then report their sites. */
@@ -268,7 +285,7 @@ export function collectingShapes(): boolean {
 
 export function noteShape(site: ShapeSite): void {
   const id = `${site.family}|${site.key}`;
-  if (collecting && site.variants.length > 1 && !collecting.has(id)) collecting.set(id, site);
+  if (collecting && site.variants.length > 1 && !forced.has(site.family) && !collecting.has(id)) collecting.set(id, site);
 }
 
 /** One site's candidates, alternated over rounds as tune() does. A run that
@@ -310,8 +327,10 @@ async function timeSite(site: ShapeSite): Promise<Record<string, number>> {
  * Shapes already in the store are not measured again unless `fresh`.
  */
 export async function tuneShapes(fn: () => unknown, opts: TuneOptions = {}): Promise<ShapeTuneResult[]> {
-  await tune();
-  const key = currentKey!;
+  // The adapter-wide result this adds to; tune() only if there is none yet
+  // (it would also undo variants a caller forced).
+  const key = adapterKey();
+  if (currentKey !== key || !cache.has(key)) await tune();
   const sites = new Map<string, ShapeSite>();
   collecting = sites;
   try {

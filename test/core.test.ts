@@ -43,6 +43,18 @@ describe('binary ops with broadcasting', () => {
     }
   }
 
+  test('rank 2 with rows longer than a 2-D grid lays along x falls back to the 1-D grid', async () => {
+    const cols = 65535 * 64 + 70;
+    const row = Float32Array.from({ length: cols }, (_, j) => j % 1000);
+    const out = sl.add(sl.full([2, cols], 1.5), T(row, [1, cols]));
+    const v = await out.read();
+    expect(v.length).toBe(2 * cols);
+    let bad = -1;
+    for (let i = 0; i < v.length && bad < 0; i++) if (v[i] !== 1.5 + ((i % cols) % 1000)) bad = i;
+    expect(bad, 'first wrong element').toBe(-1);
+    out.dispose();
+  });
+
   test('pow of negative bases with integer exponents, and 0^0', async () => {
     const a = [-2, -2, 3, 0, 4, -1.5];
     const b = [3, 2, 0.5, 0, -1, 2];

@@ -81,6 +81,14 @@ describe('tuneShapes', () => {
     const grad = sites.find((s) => s.family === 'conv-grad')!;
     expect(shapeChoice('conv-grad', grad.key)).toBe(grad.chosen);
     expect(await usesSubgroupFwd()).toBe(opposite === 'subgroup');
+    // ...and tuneShapes() leaves a forced family alone (no sites, the force kept)
+    const afterForce = await sl.tuneShapes(() => step().forEach((t) => t.dispose()));
+    expect(afterForce.some((s) => s.family === 'conv-fwd' || s.family === 'conv-data')).toBe(false);
+    expect(sl.convVariant()).toBe(opposite);
+    expect(await usesSubgroupFwd()).toBe(opposite === 'subgroup');
+    // tune() hands the family back to the tuner, per-shape choices included
+    await sl.tune();
+    expect(shapeChoice('conv-fwd', fwd.key)).toBe(fwd.chosen);
     free();
   }, 120_000);
 });

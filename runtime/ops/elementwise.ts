@@ -1,7 +1,7 @@
 // Elementwise arithmetic with broadcasting, and the unary functions.
 // Backward rules use these same ops, so they can be differentiated again.
 import { record, bindAutogradOps } from '../autograd.js';
-import { grid1d, grid2d, getEngine } from '../engine.js';
+import { grid1d, grid2d, getEngine, MAX_ROW_2D } from '../engine.js';
 import { K } from '../kernels.js';
 import { empty, sameShape, type Tensor } from '../tensor.js';
 import { broadcastShapes, broadcastStrides, checkRank, pad8 } from './util.js';
@@ -37,8 +37,9 @@ function binaryRaw(op: BinOp, a: Tensor, b: Tensor): Tensor {
   const ranges = rowRanges(shape[0], [outRow, aStrides[0], bStrides[0]], op, what);
   const whole = ranges.length === 1;
   const bind = (t: Tensor, rowFloats: number, r: RowRange) => (whole || !rowFloats ? t.buffer : rowsOf(t, r, rowFloats));
-  // Rank 2 with rows at least as long as a workgroup: a 2-D grid, no index division.
-  const twoD = shape.length === 2 && shape[1] >= 64;
+  // Rank 2 with rows at least as long as a workgroup (and within the grid's
+  // x limit): a 2-D grid, no index division.
+  const twoD = shape.length === 2 && shape[1] >= 64 && shape[1] <= MAX_ROW_2D;
   for (const r of ranges) {
     e.dispatch(K.binary, {
       entry: twoD ? 'rows' : 'main',
