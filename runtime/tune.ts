@@ -112,13 +112,20 @@ export function registerProbe(name: string, probe: Probe): void {
   probes.set(name, probe);
 }
 
+const MATMUL_VARIANTS: readonly MatmulVariant[] = ['blocked', 'tiled', 'tiled128', 'subgroup'];
+
+/** The matmul kernels this device can run (the subgroup one needs subgroups of ≥ 8 lanes). */
+export function matmulCandidates(): MatmulVariant[] {
+  return MATMUL_VARIANTS.filter((v) => v !== 'subgroup' || hasSubgroups(8));
+}
+
 /** ops/matmul.ts registers how to run one small (256³) and one large (2048³)
  * product. The large probe runs only where the small one took under 0.5 ms
  * (a GPU): on a CPU driver it would cost seconds and large products keep the
  * small choice. */
 export function registerMatmulProbe(small: (variant: MatmulVariant) => void, large: (variant: MatmulVariant) => void): void {
-  const variants = ['blocked', 'tiled', 'tiled128', 'subgroup'];
-  const available = (v: string) => v !== 'subgroup' || hasSubgroups(8);
+  const variants = MATMUL_VARIANTS;
+  const available = (v: string) => matmulCandidates().includes(v as MatmulVariant);
   registerProbe('matmul', {
     variants, available,
     run: (v) => small(v as MatmulVariant),

@@ -19,7 +19,7 @@ import {
 import { rand } from './random.js';
 import { add } from './elementwise.js';
 import { sum } from './reduce.js';
-import { bindingLimit } from './split.js';
+import { accumulate, bindingLimit } from './split.js';
 
 type Pair = number | [number, number];
 
@@ -282,12 +282,7 @@ function byBatch(op: string, geo: Geo, ins: Tensor[], insPer: number[], outPer: 
     if (out) {
       e.copy(r.buffer, 0, out.buffer, n0 * outPer * 4, m * outPer * 4);
       r.dispose();
-    } else if (acc) {
-      const next = add(acc, r);
-      acc.dispose();
-      r.dispose();
-      acc = next;
-    } else acc = r;
+    } else acc = accumulate(acc, r, add);
   }
   return out ?? acc!;
 }

@@ -4,8 +4,7 @@ import { noGrad, record } from '../autograd.js';
 import { getEngine } from '../engine.js';
 import { K } from '../kernels.js';
 import { empty, tidy, type Tensor } from '../tensor.js';
-import { collectingShapes, matmulVariant, noteShape, registerMatmulProbe, shapeChoice, type MatmulVariant } from '../tune.js';
-import { hasSubgroups } from '../device.js';
+import { collectingShapes, matmulCandidates, matmulVariant, noteShape, registerMatmulProbe, shapeChoice, type MatmulVariant } from '../tune.js';
 import { rand } from './random.js';
 import { broadcastTo, reshape } from './shape.js';
 import { add } from './elementwise.js';
@@ -107,13 +106,11 @@ function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null
   return out;
 }
 
-const MATMUL_VARIANTS: MatmulVariant[] = ['blocked', 'tiled', 'tiled128', 'subgroup'];
-
 /** tuneShapes()'s choice for this product, else the adapter-wide one by size;
  * while tuneShapes() collects, the product is reported with a way to run it. */
 function pickMatmul(a: Tensor, b: Tensor, ta: boolean, tb: boolean, macs: number): MatmulVariant {
   const key = `[${a.shape.join(', ')}]${ta ? 'ᵀ' : ''}·[${b.shape.join(', ')}]${tb ? 'ᵀ' : ''}`;
-  const candidates = MATMUL_VARIANTS.filter((v) => v !== 'subgroup' || hasSubgroups(8));
+  const candidates = matmulCandidates();
   if (collectingShapes()) {
     const as = a.shape, bs = b.shape;
     noteShape({ family: 'matmul', key, variants: candidates, run: (v) => tidy(() => { raw(rand(as), rand(bs), ta, tb, null, v as MatmulVariant); }) });

@@ -11,7 +11,7 @@ import { rand } from './random.js';
 import { add, full, mul, rsqrt, square, sub } from './elementwise.js';
 import { mean, sum } from './reduce.js';
 import { reshape } from './shape.js';
-import { rowRanges, rowsOf, type RowRange } from './split.js';
+import { accumulate, rowRanges, rowsOf, type RowRange } from './split.js';
 
 export interface BatchNormOptions {
   /** Use (and update) batch statistics; false uses the running statistics. */
@@ -65,13 +65,7 @@ function summedParts(ranges: RowRange[], dispatchInto: (r: RowRange, part: Tenso
   for (const r of ranges) {
     const part = empty([partSize]);
     dispatchInto(r, part);
-    if (!total) total = part;
-    else {
-      const next = add(total, part);
-      total.dispose();
-      part.dispose();
-      total = next;
-    }
+    total = accumulate(total, part, add);
   }
   return total!;
 }

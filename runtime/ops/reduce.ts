@@ -6,7 +6,7 @@ import { empty, Tensor, type Shape } from '../tensor.js';
 import { checkRank, contiguousStrides, normAxis, pad8 } from './util.js';
 import { broadcastTo, reshape } from './shape.js';
 import { add, div, equal, maximum, mul } from './elementwise.js';
-import { rowRanges, rowsOf } from './split.js';
+import { accumulate, rowRanges, rowsOf } from './split.js';
 
 /** Minimum elements per workgroup in the chunked first stage. */
 const CHUNK = 4096;
@@ -31,14 +31,7 @@ function reduceRaw(op: 0 | 1, x: Tensor, axes: number[]): Tensor {
   if (ranges.length === 1) return reduceRange(op, x.buffer, x.shape, axes);
   const parts = ranges.map((r) => reduceRange(op, rowsOf(x, r, row), [r.count, ...x.shape.slice(1)], axes));
   if (axes.includes(0)) {
-    let acc = parts[0];
-    for (const part of parts.slice(1)) {
-      const next = op === 0 ? add(acc, part) : maximum(acc, part);
-      acc.dispose();
-      part.dispose();
-      acc = next;
-    }
-    return acc;
+    return parts.reduce<Tensor | null>((acc, part) => accumulate(acc, part, op === 0 ? add : maximum), null)!;
   }
   const out = empty(keptShape(x, axes));
   const outRow = out.size / x.shape[0];

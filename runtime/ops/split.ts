@@ -50,3 +50,13 @@ export function rowRanges(rows: number, rowFloats: number[], op: string, what: (
 export function rowsOf(t: Tensor, r: RowRange, rowFloats: number): GPUBufferBinding {
   return { buffer: t.buffer, offset: 4 * r.start * rowFloats, size: 4 * r.count * rowFloats };
 }
+
+/** Partial results combined as they come: f(acc, part) with both freed; the
+ * first part (acc null) is taken as it is. */
+export function accumulate(acc: Tensor | null, part: Tensor, f: (a: Tensor, b: Tensor) => Tensor): Tensor {
+  if (!acc) return part;
+  const next = f(acc, part);
+  acc.dispose();
+  part.dispose();
+  return next;
+}
