@@ -6,6 +6,8 @@
 //           windows that cover it and chose it. A gather, so no atomics and
 //           the result does not depend on scheduling.
 //           SEARCH_ALL = 1 (geometry unknown) looks at every output of the plane.
+// forward_2x2, backward_2x2: the same maps for the common 2×2 window with
+//           stride 2, no padding and an even input height (see below).
 // gather:   one invocation per output: out = g_in[argmax], the adjoint of
 //           backward (its gradient, and the forward with fixed indices).
 override SEARCH_ALL: u32 = 0u;
@@ -116,4 +118,87 @@ fn gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
   // clamp: indices handed in by a caller must not read out of bounds
   let j = min(u32(max(idx[o], 0.0)), in_plane - 1u);
   out[o] = g[plane * in_plane + j];
+}
+
+// The common 2×2 window, stride 2, no padding, even input height (every pool
+// of the classifier). Then in_h = 2·out_h, so output row r of the stacked
+// planes (plane r / out_h, row r % out_h) reads input rows 2r and 2r + 1, and
+// a workgroup can take whole output rows: ROWS_2X2 · (64 / lanes per row)
+// rows, its lanes spread over min(out_w, 64) columns and as many rows as fit.
+// No index division per element and no bounds test in the window: on a CPU
+// driver those, done lane by lane, cost more than the four loads.
+// pool.ts sizes the grid with the same rows per workgroup.
+const ROWS_2X2: u32 = 4u;
+
+struct Rows2x2 { first: u32, end: u32, step: u32, col: u32, cols: u32 }
+
+fn rows_2x2(group: u32, li: u32) -> Rows2x2 {
+  let cols = min(p.out_w, 64u);
+  let lane_rows = 64u / cols;
+  let per_group = ROWS_2X2 * lane_rows;
+  let rows = p.n_out / p.out_w;
+  let r0 = group * per_group;
+  // lanes past cols · lane_rows get an empty range
+  let first = select(rows, r0 + li / cols, li < cols * lane_rows);
+  return Rows2x2(first, min(r0 + per_group, rows), lane_rows, li % cols, cols);
+}
+
+@compute @workgroup_size(64)
+fn forward_2x2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) li: u32) {
+  let rr = rows_2x2(wid.x + wid.y * nwg.x, li);
+  for (var r = rr.first; r < rr.end; r += rr.step) {
+    let top = 2u * r * p.in_w;                  // the window's first input row, stacked
+    let in_plane = 2u * (r % p.out_h) * p.in_w; // the same row within its plane
+    for (var ow = rr.col; ow < p.out_w; ow += rr.cols) {
+      let j = top + 2u * ow;
+      // row-major window order: the first maximum wins ties, a NaN propagates
+      var best = x[j];
+      var arg = 0u;
+      let v1 = x[j + 1u];
+      let v2 = x[j + p.in_w];
+      let v3 = x[j + p.in_w + 1u];
+      var take = v1 > best || (is_nan(v1) && !is_nan(best));
+      best = select(best, v1, take);
+      arg = select(arg, 1u, take);
+      take = v2 > best || (is_nan(v2) && !is_nan(best));
+      best = select(best, v2, take);
+      arg = select(arg, p.in_w, take);
+      take = v3 > best || (is_nan(v3) && !is_nan(best));
+      best = select(best, v3, take);
+      arg = select(arg, p.in_w + 1u, take);
+      let o = r * p.out_w + ow;
+      out[o] = best;
+      if (WITH_INDICES == 1u) { idx_out[o] = f32(in_plane + 2u * ow + arg); }
+    }
+  }
+}
+
+// Windows do not overlap: each input element belongs to at most one, so the
+// invocation of an output writes its four inputs (g where the argmax points,
+// 0 elsewhere) and, for an odd input width, the column no window covers.
+@compute @workgroup_size(64)
+fn backward_2x2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                @builtin(local_invocation_index) li: u32) {
+  let rr = rows_2x2(wid.x + wid.y * nwg.x, li);
+  let odd = p.in_w > 2u * p.out_w;
+  for (var r = rr.first; r < rr.end; r += rr.step) {
+    let top = 2u * r * p.in_w;
+    let in_plane = 2u * (r % p.out_h) * p.in_w;
+    for (var ow = rr.col; ow < p.out_w; ow += rr.cols) {
+      let o = r * p.out_w + ow;
+      let gv = g[o];
+      let at = idx[o];
+      let j = top + 2u * ow;
+      let q = f32(in_plane + 2u * ow);
+      dx[j] = select(0.0, gv, at == q);
+      dx[j + 1u] = select(0.0, gv, at == q + 1.0);
+      dx[j + p.in_w] = select(0.0, gv, at == q + f32(p.in_w));
+      dx[j + p.in_w + 1u] = select(0.0, gv, at == q + f32(p.in_w + 1u));
+      if (odd && ow == p.out_w - 1u) {
+        dx[j + 2u] = 0.0;
+        dx[j + p.in_w + 2u] = 0.0;
+      }
+    }
+  }
 }

@@ -270,6 +270,9 @@ describe('maxPool2d', () => {
     { shape: [2, 3, 7, 9], k: [2, 2], s: [2, 2], p: [0, 0] }, // floor mode drops the last row and column
     { shape: [2, 2, 11, 6], k: [3, 2], s: [1, 2], p: [1, 0] },
     { shape: [1, 3, 13, 13], k: [5, 5], s: [3, 3], p: [2, 2] },
+    // 2×2, stride 2, even height: the `_2x2` entries (whole output rows), odd and even widths
+    { shape: [2, 3, 8, 9], k: [2, 2], s: [2, 2], p: [0, 0] },
+    { shape: [3, 2, 6, 10], k: [2, 2], s: [2, 2], p: [0, 0] },
   ];
   const geoOf = (c: (typeof cases)[number]): PoolGeometry => ({ kernel: c.k, stride: c.s, padding: c.p });
 
@@ -304,6 +307,10 @@ describe('maxPool2d', () => {
   const gridCases = [
     { shape: [2, 3, 37, 71], k: [2, 2] as [number, number], s: [2, 2] as [number, number], p: [0, 0] as [number, number] },
     { shape: [1, 65539, 2, 3], k: [2, 2] as [number, number], s: [1, 1] as [number, number], p: [0, 0] as [number, number] },
+    // the `_2x2` entries: rows of 129 outputs (lanes loop over columns), and
+    // rows of 3 (21 rows of lanes per workgroup, the last workgroup partial)
+    { shape: [2, 3, 38, 258], k: [2, 2] as [number, number], s: [2, 2] as [number, number], p: [0, 0] as [number, number] },
+    { shape: [5, 7, 20, 7], k: [2, 2] as [number, number], s: [2, 2] as [number, number], p: [0, 0] as [number, number] },
   ];
   for (const c of gridCases) {
     test(`forward and backward over many or wide planes ${JSON.stringify(c.shape)}`, async () => {
@@ -318,6 +325,20 @@ describe('maxPool2d', () => {
       expectClose(await dx.read(), ref.maxPoolBackward(g, e.idx, c.shape, e.outShape), { rtol: 1e-6, atol: 1e-6 }, 'backward');
     });
   }
+
+  test('2×2 windows: ties go to the first maximum, a NaN wins over numbers, as in the general kernel', async () => {
+    const N = NaN;
+    // two windows: all equal; a NaN after a number, another NaN later
+    const rows = [[1, 1, 2, N], [1, 1, 3, N]];
+    const fast = maxPool2dWithIndices(T(rows.flat(), [1, 1, 2, 4]), 2); // the `_2x2` entry
+    const general = maxPool2dWithIndices(T([...rows.flat(), 9, 9, 9, 9], [1, 1, 3, 4]), 2); // odd height: the general one
+    expect(Array.from(await fast.out.read())).toEqual([1, NaN]);
+    expect(Array.from(await fast.indices.read())).toEqual([0, 3]);
+    expect(Array.from(await general.out.read())).toEqual([1, NaN]);
+    expect(Array.from(await general.indices.read())).toEqual([0, 3]);
+    const g = T([5, -7], [1, 1, 1, 2]);
+    expect(Array.from(await maxPool2dBackward(g, fast.indices, [1, 1, 2, 4], geoOf(cases[4])).read())).toEqual([5, 0, 0, -7, 0, 0, 0, 0]);
+  });
 
   test('grad-of-grad: the backward is linear in g and its gradient gathers at the argmax', async () => {
     const c = cases[0];

@@ -150,6 +150,22 @@ describe('pooling past the binding limit', () => {
     split.reads.forEach((v, i) => expect(Array.from(v), `output ${i}`).toEqual(Array.from(whole.reads[i])));
     expect(Array.from(split.reads[3])).toEqual(Array.from(split.reads[0])); // gather at the argmax = the max
   });
+
+  test('2×2 pooling (whole output rows) in ranges of planes matches the whole run', async () => {
+    const shape = [5, 7, 10, 11], outShape = [5, 7, 5, 5];
+    const r = rng(905);
+    const x = f32(randArray(prod(shape), r));
+    const g = f32(randArray(prod(outShape), r));
+    const { whole, split } = await wholeAndSplit(2048, () => {
+      const xt = T(x, shape, true);
+      const { out, indices } = sl.maxPool2dWithIndices(xt, 2);
+      const [dx] = sl.grad(out, [xt], { gradOutputs: [T(g, outShape)] }) as sl.Tensor[];
+      return [out, indices, dx, sl.maxPool2d(T(x, shape), 2)];
+    });
+    expect(split.dispatches).toBeGreaterThan(whole.dispatches + 3);
+    split.reads.forEach((v, i) => expect(Array.from(v), `output ${i}`).toEqual(Array.from(whole.reads[i])));
+    expect(Array.from(split.reads[3])).toEqual(Array.from(split.reads[0]));
+  });
 });
 
 describe('reductions past the binding limit', () => {

@@ -49,12 +49,27 @@ function uniforms(inShape: readonly number[], outShape: readonly number[], geo: 
 
 type Bind = (t: Tensor) => GPUBuffer | GPUBufferBinding;
 
+/** The 2×2, stride 2, unpadded window over an even height: the kernels'
+ * `_2x2` entries, which take whole output rows (maxpool.wgsl). */
+function isPlain2x2(inShape: readonly number[], geo: PoolGeometry): boolean {
+  const [kh, kw] = geo.kernel, [sh, sw] = geo.stride, [ph, pw] = geo.padding;
+  return kh === 2 && kw === 2 && sh === 2 && sw === 2 && ph === 0 && pw === 0 && inShape[2] % 2 === 0;
+}
+
+/** Workgroups of a `_2x2` entry: ROWS_2X2 (4) rows per lane row, as many lane
+ * rows as min(out_w, 64) columns leave room for in 64 lanes. */
+function rowsGrid(rows: number, outW: number): [number, number, number] {
+  const perGroup = 4 * Math.floor(64 / Math.min(outW, 64));
+  return grid1d(Math.ceil(rows / perGroup), 1);
+}
+
 /**
  * One dispatch per range of N·C planes (one, unless a tensor exceeds the
  * storage binding limit): every kernel entry works plane by plane. The grid
- * runs one invocation per output element, or per input element ('in').
+ * runs one invocation per output element, or per input element ('in'), or
+ * takes whole output rows ('rows', the `_2x2` entries).
  */
-function byPlanes(op: string, inShape: readonly number[], outShape: readonly number[], geo: PoolGeometry, per: 'in' | 'out',
+function byPlanes(op: string, inShape: readonly number[], outShape: readonly number[], geo: PoolGeometry, per: 'in' | 'out' | 'rows',
   make: (inPlanes: Bind, outPlanes: Bind) => { entry: string; constants?: Record<string, number>; buffers: Record<string, GPUBuffer | GPUBufferBinding> }): void {
   const planes = inShape[0] * inShape[1];
   const inPlane = inShape[2] * inShape[3], outPlane = outShape[2] * outShape[3];
@@ -66,7 +81,7 @@ function byPlanes(op: string, inShape: readonly number[], outShape: readonly num
     getEngine().dispatch(K.maxpool, {
       ...make(of(inPlane), of(outPlane)),
       uniforms: uniforms(shapeIn, shapeOut, geo),
-      workgroups: grid1d(r.count * (per === 'in' ? inPlane : outPlane), 64),
+      workgroups: per === 'rows' ? rowsGrid(r.count * outShape[2], outShape[3]) : grid1d(r.count * (per === 'in' ? inPlane : outPlane), 64),
     });
   }
 }
@@ -98,8 +113,9 @@ function pooled(x: Tensor, kernelSize: Pair, opts: MaxPoolOptions, wantIndices: 
   const indices = withIndices ? empty(outShape) : null;
   if (out.size > 0) {
     const standIn = indices ? null : empty([1]);
-    byPlanes('maxPool2d', x.shape, outShape, geo, 'out', (inPlanes, outPlanes) => ({
-      entry: 'forward', constants: { WITH_INDICES: indices ? 1 : 0 },
+    const plain = isPlain2x2(x.shape, geo);
+    byPlanes('maxPool2d', x.shape, outShape, geo, plain ? 'rows' : 'out', (inPlanes, outPlanes) => ({
+      entry: plain ? 'forward_2x2' : 'forward', constants: { WITH_INDICES: indices ? 1 : 0 },
       buffers: { x: inPlanes(x), out: outPlanes(out), idx_out: indices ? outPlanes(indices) : standIn!.buffer },
     }));
     standIn?.dispose();
@@ -151,8 +167,10 @@ export function maxPool2dBackward(g: Tensor, indices: Tensor, inputShape: readon
   // No windows at all: nothing flows back (and the kernel's loop bounds assume some).
   const dx = g.size === 0 ? zeros(inputShape) : empty(inputShape);
   if (dx.size > 0 && g.size > 0) {
-    byPlanes('maxPool2dBackward', inputShape, g.shape, geo ?? UNIT, 'in', (inPlanes, outPlanes) => ({
-      entry: 'backward', constants: { SEARCH_ALL: geo ? 0 : 1 },
+    // Without the geometry an index may point anywhere in its plane: search.
+    const plain = !!geo && isPlain2x2(inputShape, geo);
+    byPlanes('maxPool2dBackward', inputShape, g.shape, geo ?? UNIT, plain ? 'rows' : 'in', (inPlanes, outPlanes) => ({
+      entry: plain ? 'backward_2x2' : 'backward', constants: plain ? {} : { SEARCH_ALL: geo ? 0 : 1 },
       buffers: { g: outPlanes(g), idx: outPlanes(indices), dx: inPlanes(dx) },
     }));
   }
