@@ -170,7 +170,7 @@ export function maxPool2dBackward(g: Tensor, indices: Tensor, inputShape: readon
     // Without the geometry an index may point anywhere in its plane: search.
     const plain = !!geo && isPlain2x2(inputShape, geo);
     byPlanes('maxPool2dBackward', inputShape, g.shape, geo ?? UNIT, plain ? 'rows' : 'in', (inPlanes, outPlanes) => ({
-      entry: plain ? 'backward_2x2' : 'backward', constants: plain ? {} : { SEARCH_ALL: geo ? 0 : 1 },
+      entry: plain ? 'backward_2x2' : 'backward', constants: plain ? undefined : { SEARCH_ALL: geo ? 0 : 1 },
       buffers: { g: outPlanes(g), idx: outPlanes(indices), dx: inPlanes(dx) },
     }));
   }
