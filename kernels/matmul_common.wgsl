@@ -1,4 +1,5 @@
-// Shared by the matmul kernels (kernels.ts puts it in front of each): one
+// Shared by the matmul kernels (kernels.ts puts it in front of each, with
+// matmul_operands.wgsl, or vec4 operands of the kernel's own): one
 // contract, so the tuner can swap them. Batched C[b] = A[b] · B[b] (+ bias),
 // A: M×K, B: K×N, any element strides (a transposed operand costs nothing).
 struct Params {
@@ -10,8 +11,6 @@ struct Params {
   has_bias: u32,
 }
 
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 @group(0) @binding(4) var<uniform> p: Params;

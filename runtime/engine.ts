@@ -80,16 +80,16 @@ class Engine {
         entries.push({ binding: r.binding, resource: { buffer: ub, size: data.byteLength } });
       } else {
         const b = a.buffers[r.name];
-        if (!b) throw new Error(`sleeve: kernels/${kernel.file}:${entryName} needs buffer "${r.name}", got ${[...given].join(', ') || 'none'}`);
+        if (!b) throw new Error(`sleeve: ${kernel.origin}:${entryName} needs buffer "${r.name}", got ${[...given].join(', ') || 'none'}`);
         given.delete(r.name);
         entries.push({ binding: r.binding, resource: 'buffer' in b ? b : this.wholeBinding(b, kernel, entryName, r.name) });
       }
     }
-    if (given.size) throw new Error(`sleeve: kernels/${kernel.file}:${entryName} has no binding named ${[...given].join(', ')}`);
+    if (given.size) throw new Error(`sleeve: ${kernel.origin}:${entryName} has no binding named ${[...given].join(', ')}`);
     if (!entry.uniform && a.uniforms && Object.keys(a.uniforms).length) kernel.packUniforms(entryName, a.uniforms);
     const [x, y = 1, z = 1] = a.workgroups;
     if (x > MAX_WORKGROUPS || y > MAX_WORKGROUPS || z > MAX_WORKGROUPS) {
-      throw new Error(`sleeve: kernels/${kernel.file}:${entryName}: ${x}×${y}×${z} workgroups exceeds ${MAX_WORKGROUPS} per dimension`);
+      throw new Error(`sleeve: ${kernel.origin}:${entryName}: ${x}×${y}×${z} workgroups exceeds ${MAX_WORKGROUPS} per dimension`);
     }
     if (x === 0 || y === 0 || z === 0) return;
     const bindGroup = this.device.createBindGroup({ layout, entries });
@@ -115,7 +115,7 @@ class Engine {
     const need = this.pool.requestedBytes(b) ?? b.size;
     if (need > this.maxBinding) {
       const mb = (x: number) => (x >= 2 ** 20 ? `${(x / 2 ** 20).toFixed(1)} MiB` : `${x} bytes`);
-      throw new Error(`sleeve: kernels/${kernel.file}:${entry}: "${name}" holds ${mb(need)}, over this adapter's storage binding limit of ${mb(this.maxBinding)} (maxStorageBufferBindingSize); use a smaller batch`);
+      throw new Error(`sleeve: ${kernel.origin}:${entry}: "${name}" holds ${mb(need)}, over this adapter's storage binding limit of ${mb(this.maxBinding)} (maxStorageBufferBindingSize); use a smaller batch`);
     }
     return { buffer: b, size: Math.min(b.size, this.deviceMaxBinding) };
   }

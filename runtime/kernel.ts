@@ -55,12 +55,14 @@ export class Kernel {
   // Per device: a pipeline belongs to the device that made it.
   private pipelines = new WeakMap<GPUDevice, Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>>();
 
-  constructor(readonly file: string, readonly source: string) {}
+  /** `file`: the kernel's name in profiles and labels; `origin`: where its
+   * source lives, for error messages (a generated kernel names its generator). */
+  constructor(readonly file: string, readonly source: string, readonly origin = `kernels/${file}`) {}
 
   entry(name = 'main'): EntryInfo {
     if (!this.reflected) this.reflect();
     const e = this.reflected!.get(name);
-    if (!e) throw new Error(`sleeve: kernels/${this.file} has no compute entry point "${name}"`);
+    if (!e) throw new Error(`sleeve: ${this.origin} has no compute entry point "${name}"`);
     return e;
   }
 
@@ -69,7 +71,7 @@ export class Kernel {
     try {
       r = new WgslReflect(this.source);
     } catch (err) {
-      throw new Error(`sleeve: kernels/${this.file} does not parse: ${(err as Error).message}`);
+      throw new Error(`sleeve: ${this.origin} does not parse: ${(err as Error).message}`);
     }
     const uniformTypes = new Map<string, { size: number; fields: Map<string, UniformField> }>();
     for (const u of r.uniforms) {
@@ -86,7 +88,7 @@ export class Kernel {
       const resources: ResourceInfo[] = [];
       let uniform: EntryInfo['uniform'];
       for (const res of e.resources) {
-        if (res.group !== 0) throw new Error(`sleeve: kernels/${this.file}: only @group(0) is supported (${res.name})`);
+        if (res.group !== 0) throw new Error(`sleeve: ${this.origin}: only @group(0) is supported (${res.name})`);
         if (res.resourceType === 0) {
           resources.push({ name: res.name, binding: res.binding, kind: 'uniform' });
           const u = uniformTypes.get(res.name)!;
@@ -94,7 +96,7 @@ export class Kernel {
         } else if (res.resourceType === 1) {
           resources.push({ name: res.name, binding: res.binding, kind: res.access === 'read' ? 'read-only-storage' : 'storage' });
         } else {
-          throw new Error(`sleeve: kernels/${this.file}: binding ${res.name} is neither a storage buffer nor a uniform`);
+          throw new Error(`sleeve: ${this.origin}: binding ${res.name} is neither a storage buffer nor a uniform`);
         }
       }
       const ws = e.workgroupSize as unknown as number[] | null;
@@ -137,16 +139,16 @@ export class Kernel {
   packUniforms(entryName: string, values: Record<string, UniformValue>): ArrayBuffer | null {
     const entry = this.entry(entryName);
     if (!entry.uniform) {
-      if (Object.keys(values).length) throw new Error(`sleeve: kernels/${this.file}:${entryName} takes no uniforms, got ${Object.keys(values).join(', ')}`);
+      if (Object.keys(values).length) throw new Error(`sleeve: ${this.origin}:${entryName} takes no uniforms, got ${Object.keys(values).join(', ')}`);
       return null;
     }
     const buf = new ArrayBuffer(Math.ceil(entry.uniform.size / 16) * 16);
     const dv = new DataView(buf);
     for (const [name, v] of Object.entries(values)) {
       const f = entry.uniform.fields.get(name);
-      if (!f) throw new Error(`sleeve: kernels/${this.file}: uniform struct has no field "${name}"`);
+      if (!f) throw new Error(`sleeve: ${this.origin}: uniform struct has no field "${name}"`);
       const arr = typeof v === 'number' ? [v] : v;
-      if (arr.length > f.count) throw new Error(`sleeve: kernels/${this.file}: uniform "${name}" holds ${f.count} values, got ${arr.length}`);
+      if (arr.length > f.count) throw new Error(`sleeve: ${this.origin}: uniform "${name}" holds ${f.count} values, got ${arr.length}`);
       for (let i = 0; i < arr.length; i++) {
         const o = f.offset + 4 * i;
         if (f.component === 'f32') dv.setFloat32(o, arr[i], true);
@@ -156,7 +158,7 @@ export class Kernel {
     }
     for (const f of entry.uniform.fields.values()) {
       if (!(f.name in values) && !f.name.startsWith('_')) {
-        throw new Error(`sleeve: kernels/${this.file}: uniform field "${f.name}" not given`);
+        throw new Error(`sleeve: ${this.origin}: uniform field "${f.name}" not given`);
       }
     }
     return buf;

@@ -6,7 +6,8 @@ import binary from '../kernels/binary.wgsl';
 import unary from '../kernels/unary.wgsl';
 import layout from '../kernels/layout.wgsl';
 import reduce from '../kernels/reduce.wgsl';
-import matmulCommon from '../kernels/matmul_common.wgsl';
+import matmulParams from '../kernels/matmul_common.wgsl';
+import matmulOperands from '../kernels/matmul_operands.wgsl';
 import matmul from '../kernels/matmul.wgsl';
 import matmulTiled from '../kernels/matmul_tiled.wgsl';
 import matmulSubgroup from '../kernels/matmul_subgroup.wgsl';
@@ -24,6 +25,9 @@ import fft from '../kernels/fft.wgsl';
 import adam from '../kernels/adam.wgsl';
 import sgd from '../kernels/sgd.wgsl';
 import banded from '../kernels/banded.wgsl';
+import { matmulSubgroup4Source } from './codegen/matmul_subgroup4.js';
+
+const matmulCommon = matmulParams + matmulOperands;
 
 export const K = {
   binary: new Kernel('binary.wgsl', binary),
@@ -34,6 +38,7 @@ export const K = {
   matmulTiled: new Kernel('matmul_tiled.wgsl', matmulCommon + matmulTiled),
   matmulTiled128: new Kernel('matmul_tiled128.wgsl', matmulCommon + matmulTiled128),
   matmulSubgroup: new Kernel('matmul_subgroup.wgsl', 'enable subgroups;\n' + matmulCommon + matmulSubgroup),
+  matmulSubgroup4: new Kernel('matmul_subgroup4', 'enable subgroups;\n' + matmulParams + matmulSubgroup4Source(), 'runtime/codegen/matmul_subgroup4.ts'),
   fill: new Kernel('fill.wgsl', fill),
   conv2d: new Kernel('conv2d.wgsl', conv2dCommon + conv2d),
   // `enable` must open the module, before the shared part.

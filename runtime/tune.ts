@@ -8,7 +8,7 @@ import { adapterInfo, hasSubgroups } from './device.js';
 import { getEngine } from './engine.js';
 import { K } from './kernels.js';
 
-export type MatmulVariant = 'blocked' | 'tiled' | 'tiled128' | 'subgroup';
+export type MatmulVariant = 'blocked' | 'tiled' | 'tiled128' | 'subgroup' | 'subgroup4';
 export type ConvVariant = 'plain' | 'subgroup';
 export type ConvGradVariant = 'direct' | 'tiled';
 
@@ -112,11 +112,11 @@ export function registerProbe(name: string, probe: Probe): void {
   probes.set(name, probe);
 }
 
-const MATMUL_VARIANTS: readonly MatmulVariant[] = ['blocked', 'tiled', 'tiled128', 'subgroup'];
+const MATMUL_VARIANTS: readonly MatmulVariant[] = ['blocked', 'tiled', 'tiled128', 'subgroup', 'subgroup4'];
 
-/** The matmul kernels this device can run (the subgroup one needs subgroups of ≥ 8 lanes). */
+/** The matmul kernels this device can run (the subgroup ones need subgroups of ≥ 8 lanes). */
 export function matmulCandidates(): MatmulVariant[] {
-  return MATMUL_VARIANTS.filter((v) => v !== 'subgroup' || hasSubgroups(8));
+  return MATMUL_VARIANTS.filter((v) => !v.startsWith('subgroup') || hasSubgroups(8));
 }
 
 /** ops/matmul.ts registers how to run one small (256³) and one large (2048³)

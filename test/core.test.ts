@@ -369,9 +369,9 @@ describe('matmul variants', () => {
     [[2, 19, 9], [2, 9, 131], false, false],
     [[129, 7], [257, 7], false, true],
   ];
-  for (const variant of ['tiled', 'tiled128', 'subgroup'] as const) {
+  for (const variant of ['tiled', 'tiled128', 'subgroup', 'subgroup4'] as const) {
     test(`the ${variant} variant matches the reference on odd sizes, transposed and batched`, async (ctx) => {
-      if (variant === 'subgroup' && !sl.hasSubgroups(8)) ctx.skip();
+      if (variant.startsWith('subgroup') && !sl.hasSubgroups(8)) ctx.skip();
       for (const [as, bs, ta, tb] of cases) {
         const r = rng(prod(as) + 3);
         const a = f32(randArray(prod(as), r)), b = f32(randArray(prod(bs), r));
@@ -404,9 +404,45 @@ describe('matmul variants', () => {
     }
   });
 
+  // subgroup4 reads vec4s: row-major operands with K and N multiples of 4
+  // (anything else runs `subgroup`, covered above). Odd M, K not a multiple
+  // of its 32-step chunk, N not of its 256-column tile, batched and broadcast.
+  const vec4Cases: [number[], number[]][] = [
+    [[67, 36], [36, 260]],
+    [[5, 4], [4, 4]],
+    [[2, 19, 44], [2, 44, 132]],
+    [[3, 33, 100], [100, 516]],
+  ];
+  test('the subgroup4 variant: vec4 operands on odd sizes, and the kernel that ran', async (ctx) => {
+    if (!sl.hasSubgroups(8)) ctx.skip();
+    for (const [as, bs] of vec4Cases) {
+      const r = rng(prod(as) + 5);
+      const a = f32(randArray(prod(as), r)), b = f32(randArray(prod(bs), r));
+      const out = sl.matmulWith('subgroup4', T(a, as), T(b, bs));
+      expectClose(await out.read(), ref.matmul(a, as, b, bs, false, false), { rtol: 1e-5, atol: 1e-4 }, `subgroup4 [${as}]·[${bs}]`);
+    }
+    if (!sl.getDevice().features.has('timestamp-query')) return;
+    const ran = async (as: number[], bs: number[], opts = {}) =>
+      (await sl.profile(() => sl.tidy(() => { sl.matmulWith('subgroup4', sl.rand(as), sl.rand(bs), opts); }))).map((t) => t.kernel).filter((k) => k.startsWith('matmul'));
+    expect(await ran([67, 36], [36, 260])).toEqual(['matmul_subgroup4:main']);
+    expect(await ran([67, 36], [260, 36], { transB: true })).toEqual(['matmul_subgroup.wgsl:main']);
+    expect(await ran([67, 35], [35, 260])).toEqual(['matmul_subgroup.wgsl:main']);
+  });
+
+  test('the subgroup4 variant reads an inf in B only where A uses it', async (ctx) => {
+    if (!sl.hasSubgroups(8)) ctx.skip();
+    // K = 12: lanes 3..7 of the 32-step chunk run past K; B's last row holds an inf.
+    const b = new Float32Array(12 * 4).fill(1);
+    b[11 * 4 + 1] = Infinity; // B[11, 1]
+    const a = new Float32Array(2 * 12).fill(0.5);
+    a[1 * 12 + 11] = 0; // row 1 multiplies the inf by 0 → NaN, as IEEE says
+    const c = await sl.matmulWith('subgroup4', T(a, [2, 12]), T(b, [12, 4])).read();
+    expect(Array.from(c)).toEqual([6, Infinity, 6, 6, 5.5, NaN, 5.5, 5.5]);
+  });
+
   test('tune() times every candidate and picks the fastest', async () => {
     const res = await sl.tune();
-    const matmuls = sl.hasSubgroups(8) ? ['blocked', 'tiled', 'tiled128', 'subgroup'] : ['blocked', 'tiled', 'tiled128'];
+    const matmuls = sl.hasSubgroups(8) ? ['blocked', 'tiled', 'tiled128', 'subgroup', 'subgroup4'] : ['blocked', 'tiled', 'tiled128'];
     for (const [probe, candidates] of [['matmul', matmuls], ['batchnorm', ['single', 'split']]] as const) {
       const times = candidates.map((v) => res.timings[`${probe}:${v}`]);
       for (const t of times) expect(t).toBeGreaterThan(0);
@@ -557,8 +593,8 @@ test('a product with more row tiles than one grid dimension runs in row blocks',
   const x = new Float32Array(M);
   for (let i = 0; i < M; i++) x[i] = ((i * 7919) % 1000) / 500 - 1;
   const w = [0.5, -2, 3], b = [1, 0, -1];
-  for (const variant of ['blocked', 'tiled', 'tiled128', 'subgroup'] as const) {
-    if (variant === 'subgroup' && !sl.hasSubgroups(8)) continue;
+  for (const variant of ['blocked', 'tiled', 'tiled128', 'subgroup', 'subgroup4'] as const) {
+    if (variant.startsWith('subgroup') && !sl.hasSubgroups(8)) continue;
     const prev = sl.matmulVariant();
     sl.setMatmulVariant(variant);
     try {
@@ -604,7 +640,7 @@ describe('split-K', () => {
   // Few output tiles and a long inner axis: the product is cut into chunks of
   // K (a critic's 64×80,000 · 80,000×1 linear layer), summed after.
   test('a long inner axis through every variant, transposed, with bias and gradients', async () => {
-    const variants = sl.hasSubgroups(8) ? ['blocked', 'tiled', 'tiled128', 'subgroup'] as const : ['blocked', 'tiled', 'tiled128'] as const;
+    const variants = sl.hasSubgroups(8) ? ['blocked', 'tiled', 'tiled128', 'subgroup', 'subgroup4'] as const : ['blocked', 'tiled', 'tiled128'] as const;
     const prev = sl.matmulVariant();
     const M = 5, N = 3, Kd = 6000; // 6000 = 20 chunks of 300
     const r = rng(77);
@@ -630,6 +666,22 @@ describe('split-K', () => {
       sl.setMatmulVariant(prev);
     }
   });
+});
+
+test('split-K through subgroup4: row-major operands, chunks of K a multiple of 4', async (ctx) => {
+  if (!sl.hasSubgroups(8)) ctx.skip();
+  // 6000 = 20 chunks of 300 (the chunk count must leave chunks of 4k)
+  const M = 5, Kd = 6000, N = 8;
+  const r = rng(78);
+  const a = f32(randArray(M * Kd, r)), b = f32(randArray(Kd * N, r));
+  const got = await sl.matmulWith('subgroup4', T(a, [M, Kd]), T(b, [Kd, N])).read();
+  expectClose(got, ref.matmul(a, [M, Kd], b, [Kd, N], false, false), { rtol: 1e-4, atol: 1e-4 }, 'subgroup4 split-K');
+  if (!sl.getDevice().features.has('timestamp-query')) return;
+  const at = T(a, [M, Kd]), bt = T(b, [Kd, N]);
+  const times = await sl.profile(() => sl.tidy(() => { sl.matmulWith('subgroup4', at, bt); }));
+  expect(times.map((t) => t.kernel)).toContain('matmul_subgroup4:main');
+  expect(times.find((t) => t.kernel === 'matmul_subgroup4:main')!.calls).toBe(1);
+  expect(times.some((t) => t.kernel.startsWith('reduce.wgsl'))).toBe(true); // the partial products summed
 });
 
 test('split-K frees its partial products and sums (no buffer outlives the result)', async () => {

@@ -10,6 +10,7 @@ import { broadcastTo, reshape } from './shape.js';
 import { add } from './elementwise.js';
 import { sum, sumTo } from './reduce.js';
 import { broadcastShapes } from './util.js';
+import { SUBGROUP4_TILE } from '../codegen/matmul_subgroup4.js';
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -41,23 +42,27 @@ function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null
   const ba = ae === a ? A.batch.reduce((p, q) => p * q, 1) : batch;
   const bb = be === b ? B.batch.reduce((p, q) => p * q, 1) : batch;
   const M = A.rows, N = B.cols, Kd = A.cols;
-  const variant = forced ?? pickMatmul(a, b, ta, tb, batch * M * N * Kd);
   const ar = a.shape[a.rank - 1]; // row length of a as stored
   const br = b.shape[b.rank - 1];
   // element strides of op(A) and op(B): along their rows and their columns
   const aRs = ta ? 1 : ar, aCs = ta ? ar : 1, bRs = tb ? 1 : br, bCs = tb ? br : 1;
+  let variant = forced ?? pickMatmul(a, b, ta, tb, batch * M * N * Kd);
+  // subgroup4 reads both operands as vec4s: row-major, K and N multiples of
+  // 4; it adds no bias (linear's transposed weight never qualifies anyway).
+  if (variant === 'subgroup4' && !(aCs === 1 && bCs === 1 && Kd % 4 === 0 && N % 4 === 0 && !bias)) variant = 'subgroup';
   // Output tile of one workgroup, rows × columns, per variant.
   const [tileRows, tileCols, kernel] = {
-    blocked: [32, 32, K.matmul], tiled: [64, 64, K.matmulTiled], tiled128: [128, 128, K.matmulTiled128], subgroup: [16, 128, K.matmulSubgroup],
+    blocked: [32, 32, K.matmul], tiled: [64, 64, K.matmulTiled], tiled128: [128, 128, K.matmulTiled128],
+    subgroup: [16, 128, K.matmulSubgroup], subgroup4: [...SUBGROUP4_TILE, K.matmulSubgroup4],
   }[variant] as [number, number, typeof K.matmul];
-  const S = batch === 1 ? splitK(M, N, Kd, tileRows, tileCols) : 1;
+  const S = batch === 1 ? splitK(M, N, Kd, tileRows, tileCols, variant === 'subgroup4' ? 4 : 1) : 1;
   if (S > 1) {
     // Split-K: S chunks of the inner axis are S batch items of the same
     // kernel (batch strides step along K), each writing a partial product.
     const kc = Kd / S;
     const partials = empty([S, M, N]);
     getEngine().dispatch(kernel, {
-      buffers: { a: a.buffer, b: b.buffer, bias: a.buffer, c: partials.buffer },
+      buffers: withBias(variant, { a: a.buffer, b: b.buffer, c: partials.buffer }, a.buffer),
       uniforms: {
         m: M, n: N, k: kc, batch: S,
         a_rs: aRs, a_cs: aCs, a_bs: kc * aCs,
@@ -87,11 +92,11 @@ function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null
     const rows = Math.min(blockRows, M - r0);
     const aOff = r0 * aRs * 4, cOff = r0 * N * 4;
     getEngine().dispatch(kernel, {
-      buffers: {
+      buffers: withBias(variant, {
         a: aOff ? { buffer: ae.buffer, offset: aOff, size: ae.size * 4 - aOff } : ae.buffer,
-        b: be.buffer, bias: (bias ?? a).buffer,
+        b: be.buffer,
         c: cOff ? { buffer: out.buffer, offset: cOff, size: rows * N * 4 } : out.buffer,
-      },
+      }, (bias ?? a).buffer),
       uniforms: {
         m: rows, n: N, k: Kd, batch,
         a_rs: aRs, a_cs: aCs, a_bs: ba === 1 ? 0 : M * Kd,
@@ -104,6 +109,14 @@ function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null
   if (ae !== a) ae.dispose();
   if (be !== b) be.dispose();
   return out;
+}
+
+type Binding = GPUBuffer | GPUBufferBinding;
+
+/** The buffers plus `bias` (a stand-in when has_bias is 0), for the kernels
+ * that bind one: subgroup4 takes no bias. */
+function withBias(variant: MatmulVariant, buffers: Record<string, Binding>, bias: GPUBuffer): Record<string, Binding> {
+  return variant === 'subgroup4' ? buffers : { ...buffers, bias };
 }
 
 /** tuneShapes()'s choice for this product, else the adapter-wide one by size;
@@ -122,12 +135,13 @@ function pickMatmul(a: Tensor, b: Tensor, ta: boolean, tb: boolean, macs: number
 /** Chunks to cut the inner axis into (1: none). A product with few output
  * tiles and a long K (a linear layer on a flattened feature map, 64×80,000 ·
  * 80,000×1) would otherwise run on a handful of workgroups that each walk all
- * of K. Chunks are equal (S divides K) and at least 256 long. */
-function splitK(M: number, N: number, Kd: number, tileRows: number, tileCols: number): number {
+ * of K. Chunks are equal (S divides K), at least 256 long and a multiple of
+ * `align` (the vec4 kernel's batch stride steps along K). */
+function splitK(M: number, N: number, Kd: number, tileRows: number, tileCols: number, align: number): number {
   const tiles = Math.ceil(M / tileRows) * Math.ceil(N / tileCols);
   if (tiles >= 32 || Kd < 4096) return 1;
   const most = Math.min(64, Math.ceil(128 / tiles), Math.floor(Kd / 256));
-  for (let s = most; s > 1; s--) if (Kd % s === 0) return s;
+  for (let s = most; s > 1; s--) if (Kd % s === 0 && (Kd / s) % align === 0) return s;
   return 1;
 }
 
