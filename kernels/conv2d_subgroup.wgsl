@@ -1,6 +1,8 @@
 // conv2d.wgsl's two entries (forward, and input gradient = conv-transpose
 // forward) for adapters with subgroups of at least 8 lanes; same grid, same
-// blocks of 4 pixels × BLOCK channels per invocation, same results.
+// blocks of 4 pixels × BLOCK channels per invocation, same results. BLOCK may
+// also be 16 here (ops/conv.ts uses it past 8 channels): each gathered pixel
+// value then feeds 16 channels, and on lavapipe gathers are what cost.
 //
 // The difference is how weights arrive. Every invocation of a workgroup
 // needs the same weights, but lavapipe cannot see that (the address depends
@@ -15,7 +17,9 @@
 // store nothing.
 
 var<private> acc: array<vec4<f32>, 4>; // acc[pixel][channel], channels 0..3
-var<private> acc2: array<vec4<f32>, 4>; // channels 4..7 when BLOCK is 8
+var<private> acc2: array<vec4<f32>, 4>; // channels 4..7 when BLOCK is 8 or 16
+var<private> acc3: array<vec4<f32>, 4>; // channels 8..11 when BLOCK is 16
+var<private> acc4: array<vec4<f32>, 4>; // channels 12..15 when BLOCK is 16
 var<private> xoff: vec4<i32>; // the 4 pixels' offsets at reduction channel 0
 var<private> xok: vec4<bool>; // pixel inside the image at this tap
 var<private> xstride: i32; // between reduction channels in src
@@ -30,16 +34,26 @@ fn gather(r: i32) -> vec4<f32> {
   return select(vec4<f32>(0.0), v, xok & vec4<bool>(r < rlen));
 }
 
-fn tap(v: vec4<f32>, w: vec4<f32>, w2: vec4<f32>) {
+fn tap(v: vec4<f32>, w: vec4<f32>, w2: vec4<f32>, w3: vec4<f32>, w4: vec4<f32>) {
   acc[0] = fma(vec4<f32>(v.x), w, acc[0]);
   acc[1] = fma(vec4<f32>(v.y), w, acc[1]);
   acc[2] = fma(vec4<f32>(v.z), w, acc[2]);
   acc[3] = fma(vec4<f32>(v.w), w, acc[3]);
-  if (BLOCK == 8) {
+  if (BLOCK >= 8) {
     acc2[0] = fma(vec4<f32>(v.x), w2, acc2[0]);
     acc2[1] = fma(vec4<f32>(v.y), w2, acc2[1]);
     acc2[2] = fma(vec4<f32>(v.z), w2, acc2[2]);
     acc2[3] = fma(vec4<f32>(v.w), w2, acc2[3]);
+  }
+  if (BLOCK == 16) {
+    acc3[0] = fma(vec4<f32>(v.x), w3, acc3[0]);
+    acc3[1] = fma(vec4<f32>(v.y), w3, acc3[1]);
+    acc3[2] = fma(vec4<f32>(v.z), w3, acc3[2]);
+    acc3[3] = fma(vec4<f32>(v.w), w3, acc3[3]);
+    acc4[0] = fma(vec4<f32>(v.x), w4, acc4[0]);
+    acc4[1] = fma(vec4<f32>(v.y), w4, acc4[1]);
+    acc4[2] = fma(vec4<f32>(v.z), w4, acc4[2]);
+    acc4[3] = fma(vec4<f32>(v.w), w4, acc4[3]);
   }
 }
 
@@ -52,18 +66,21 @@ fn weights(base: vec4<i32>, r: i32, step: i32) -> vec4<f32> {
 // Reduction channels r0 .. r0+7 at one tap. base/base2: the weight offsets
 // of the block's channels at reduction channel 0; step: between reduction
 // channels in wt.
-fn chunk(r0: i32, base: vec4<i32>, base2: vec4<i32>, step: i32, lane: i32) {
+fn chunk(r0: i32, base: vec4<i32>, base2: vec4<i32>, base3: vec4<i32>, base4: vec4<i32>, step: i32, lane: i32) {
   let wa = weights(base, r0 + lane, step);
   var wb = vec4<f32>(0.0);
-  if (BLOCK == 8) { wb = weights(base2, r0 + lane, step); }
-  tap(gather(r0), subgroupBroadcast(wa, 0u), subgroupBroadcast(wb, 0u));
-  tap(gather(r0 + 1), subgroupBroadcast(wa, 1u), subgroupBroadcast(wb, 1u));
-  tap(gather(r0 + 2), subgroupBroadcast(wa, 2u), subgroupBroadcast(wb, 2u));
-  tap(gather(r0 + 3), subgroupBroadcast(wa, 3u), subgroupBroadcast(wb, 3u));
-  tap(gather(r0 + 4), subgroupBroadcast(wa, 4u), subgroupBroadcast(wb, 4u));
-  tap(gather(r0 + 5), subgroupBroadcast(wa, 5u), subgroupBroadcast(wb, 5u));
-  tap(gather(r0 + 6), subgroupBroadcast(wa, 6u), subgroupBroadcast(wb, 6u));
-  tap(gather(r0 + 7), subgroupBroadcast(wa, 7u), subgroupBroadcast(wb, 7u));
+  var wc = vec4<f32>(0.0);
+  var wd = vec4<f32>(0.0);
+  if (BLOCK >= 8) { wb = weights(base2, r0 + lane, step); }
+  if (BLOCK == 16) { wc = weights(base3, r0 + lane, step); wd = weights(base4, r0 + lane, step); }
+  tap(gather(r0), subgroupBroadcast(wa, 0u), subgroupBroadcast(wb, 0u), subgroupBroadcast(wc, 0u), subgroupBroadcast(wd, 0u));
+  tap(gather(r0 + 1), subgroupBroadcast(wa, 1u), subgroupBroadcast(wb, 1u), subgroupBroadcast(wc, 1u), subgroupBroadcast(wd, 1u));
+  tap(gather(r0 + 2), subgroupBroadcast(wa, 2u), subgroupBroadcast(wb, 2u), subgroupBroadcast(wc, 2u), subgroupBroadcast(wd, 2u));
+  tap(gather(r0 + 3), subgroupBroadcast(wa, 3u), subgroupBroadcast(wb, 3u), subgroupBroadcast(wc, 3u), subgroupBroadcast(wd, 3u));
+  tap(gather(r0 + 4), subgroupBroadcast(wa, 4u), subgroupBroadcast(wb, 4u), subgroupBroadcast(wc, 4u), subgroupBroadcast(wd, 4u));
+  tap(gather(r0 + 5), subgroupBroadcast(wa, 5u), subgroupBroadcast(wb, 5u), subgroupBroadcast(wc, 5u), subgroupBroadcast(wd, 5u));
+  tap(gather(r0 + 6), subgroupBroadcast(wa, 6u), subgroupBroadcast(wb, 6u), subgroupBroadcast(wc, 6u), subgroupBroadcast(wd, 6u));
+  tap(gather(r0 + 7), subgroupBroadcast(wa, 7u), subgroupBroadcast(wb, 7u), subgroupBroadcast(wc, 7u), subgroupBroadcast(wd, 7u));
 }
 
 fn store(ob: vec4<i32>, c0: i32, stride: i32, count: i32, first: i32, total: i32) {
@@ -73,6 +90,7 @@ fn store(ob: vec4<i32>, c0: i32, stride: i32, count: i32, first: i32, total: i32
       let c = c0 + i;
       if (c >= count) { break; }
       var v = select(acc2[j][i & 3], acc[j][i & 3], i < 4);
+      if (i >= 8) { v = select(acc4[j][i & 3], acc3[j][i & 3], i < 12); }
       if (p.has_bias != 0) { v += bias[c]; }
       dst[ob[j] + c * stride] = v;
     }
@@ -91,6 +109,8 @@ fn fwd(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid:
   let kk = p.kh * p.kw;
   let wrow = clamp4(co0, p.c_out - 1) * (p.c_in * kk);
   let wrow2 = clamp4(co0 + 4, p.c_out - 1) * (p.c_in * kk);
+  let wrow3 = clamp4(co0 + 8, p.c_out - 1) * (p.c_in * kk);
+  let wrow4 = clamp4(co0 + 12, p.c_out - 1) * (p.c_in * kk);
   let px = fwd_pixels(first);
   let ih0 = px.ih0;
   let iw0 = px.iw0;
@@ -108,7 +128,7 @@ fn fwd(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid:
       xoff = select(vec4<i32>(0), xb + ih * p.w + iw, xok);
       let wk = vec4<i32>(ky * p.kw + kx);
       for (var c0 = 0; c0 < p.c_in; c0 += 8) {
-        chunk(c0, wrow + wk, wrow2 + wk, kk, lane);
+        chunk(c0, wrow + wk, wrow2 + wk, wrow3 + wk, wrow4 + wk, kk, lane);
       }
     }
   }
@@ -133,6 +153,8 @@ fn data(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let wst = p.c_in * kk;
   let wcol = clamp4(ci0, p.c_in - 1) * kk;
   let wcol2 = clamp4(ci0 + 4, p.c_in - 1) * kk;
+  let wcol3 = clamp4(ci0 + 8, p.c_in - 1) * kk;
+  let wcol4 = clamp4(ci0 + 12, p.c_in - 1) * kk;
   let a = px.a;
   let b = px.b;
   let gb = px.gb;
@@ -151,7 +173,7 @@ fn data(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
       xoff = select(vec4<i32>(0), gb + oh * p.wo + ow, xok);
       let wk = vec4<i32>(ky * p.kw + kx);
       for (var c0 = 0; c0 < p.c_out; c0 += 8) {
-        chunk(c0, wcol + wk, wcol2 + wk, wst, lane);
+        chunk(c0, wcol + wk, wcol2 + wk, wcol3 + wk, wcol4 + wk, wst, lane);
       }
     }
   }
