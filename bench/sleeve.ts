@@ -334,7 +334,7 @@ export async function sleeveEngine(force: Record<string, string> = {}): Promise<
   if (tune) notes.push(`sleeve autotune: ${JSON.stringify(tune)}`);
   const families: Record<string, { values: string[]; set: (v: string) => void }> = {
     matmul: { values: ['blocked', 'tiled', 'tiled128', 'subgroup'], set: (v) => sl.setMatmulVariant(v as sl.MatmulVariant) },
-    conv: { values: ['plain', 'subgroup'], set: (v) => sl.setConvVariant(v as sl.ConvVariant) },
+    conv: { values: ['plain', 'subgroup', 'subgroup16'], set: (v) => sl.setConvVariant(v as sl.ConvVariant) },
     'conv-grad': { values: ['direct', 'tiled'], set: (v) => sl.setConvGradVariant(v as sl.ConvGradVariant) },
   };
   for (const [k, v] of Object.entries(force)) {

@@ -9,7 +9,7 @@ import { getEngine } from './engine.js';
 import { K } from './kernels.js';
 
 export type MatmulVariant = 'blocked' | 'tiled' | 'tiled128' | 'subgroup' | 'subgroup4';
-export type ConvVariant = 'plain' | 'subgroup';
+export type ConvVariant = 'plain' | 'subgroup' | 'subgroup16';
 export type ConvGradVariant = 'direct' | 'tiled';
 
 export interface TuneResult {
@@ -90,7 +90,8 @@ export function convVariant(): ConvVariant {
 }
 
 /** conv2d's forward and input-gradient kernels: 'subgroup' serves reductions
- * over ≥ 8 channels where the device has subgroups, 'plain' everything. */
+ * over ≥ 8 channels where the device has subgroups ('subgroup16': the same
+ * kernel on blocks of 16 channels), 'plain' everything. */
 export function setConvVariant(v: ConvVariant): void {
   choice.conv = v;
   forceFamilies('conv-fwd', 'conv-data');

@@ -113,9 +113,9 @@ describe('conv2d input and weight gradients as ops', () => {
 // on both sides (so 9..25, none a multiple of 8), through both kernels.
 describe('fwd and input grad with each kernel', () => {
   const wide = convCases.map((c) => ({ ...c, x: [c.x[0], c.x[1] + 8, ...c.x.slice(2)], w: [c.w[0] + 8, c.w[1] + 8, ...c.w.slice(2)] }));
-  for (const variant of ['plain', 'subgroup'] as const) {
+  for (const variant of ['plain', 'subgroup', 'subgroup16'] as const) {
     test(variant, async (ctx) => {
-      if (variant === 'subgroup' && !sl.hasSubgroups(8)) ctx.skip();
+      if (variant !== 'plain' && !sl.hasSubgroups(8)) ctx.skip();
       const prev = sl.convVariant();
       sl.setConvVariant(variant);
       try {

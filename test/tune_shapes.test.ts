@@ -65,7 +65,7 @@ describe('tuneShapes', () => {
     const fwd = sites.find((s) => s.family === 'conv-fwd')!;
     const usesSubgroupFwd = async () =>
       (await sl.profile(() => step().forEach((t) => t.dispose()))).some((t) => t.kernel === 'conv2d_subgroup.wgsl:fwd');
-    expect(await usesSubgroupFwd()).toBe(fwd.chosen === 'subgroup');
+    expect(await usesSubgroupFwd()).toBe(fwd.chosen !== 'plain');
 
     // Stored with the adapter's result; a second call reuses every choice without timing.
     const entry = [...stored.values()][0];
@@ -75,17 +75,17 @@ describe('tuneShapes', () => {
     expect(again.every((s) => Object.keys(s.timings).length === 0)).toBe(true);
 
     // Forcing a variant drops the per-shape choices of that family only.
-    const opposite = fwd.chosen === 'subgroup' ? 'plain' : 'subgroup';
+    const opposite = fwd.chosen === 'plain' ? 'subgroup' : 'plain';
     sl.setConvVariant(opposite);
     expect(shapeChoice('conv-fwd', fwd.key)).toBeUndefined();
     const grad = sites.find((s) => s.family === 'conv-grad')!;
     expect(shapeChoice('conv-grad', grad.key)).toBe(grad.chosen);
-    expect(await usesSubgroupFwd()).toBe(opposite === 'subgroup');
+    expect(await usesSubgroupFwd()).toBe(opposite !== 'plain');
     // ...and tuneShapes() leaves a forced family alone (no sites, the force kept)
     const afterForce = await sl.tuneShapes(() => step().forEach((t) => t.dispose()));
     expect(afterForce.some((s) => s.family === 'conv-fwd' || s.family === 'conv-data')).toBe(false);
     expect(sl.convVariant()).toBe(opposite);
-    expect(await usesSubgroupFwd()).toBe(opposite === 'subgroup');
+    expect(await usesSubgroupFwd()).toBe(opposite !== 'plain');
     // tune() hands the family back to the tuner, per-shape choices included
     await sl.tune();
     expect(shapeChoice('conv-fwd', fwd.key)).toBe(fwd.chosen);

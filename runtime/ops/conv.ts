@@ -98,9 +98,10 @@ const FOUR_WG = 256; // pixels per workgroup in conv2d.wgsl (4 per invocation ×
 
 /** Channels per invocation (the kernels' BLOCK): 8 reuses each gathered value
  * twice as often as 4; 4 when there are too few channels to fill 8. The
- * subgroup kernel also takes 16 (lavapipe: 1.2–1.3× faster than 8 on the
- * critic's and classifier's layers and the generator's conv-transpose). */
-const channelBlock = (channels: number, v: ConvVariant = 'plain'): number => (v === 'subgroup' && channels > 8 ? 16 : channels > 4 ? 8 : 4);
+ * subgroup kernel also takes 16, as the variant `subgroup16` (lavapipe:
+ * 1.2–1.3× faster than 8 on the critic's and classifier's layers and the
+ * generator's conv-transpose; a GPU may prefer the registers free). */
+const channelBlock = (channels: number, v: ConvVariant = 'plain'): number => (v === 'subgroup16' && channels > 8 ? 16 : channels > 4 ? 8 : 4);
 
 function uniformsOf(g: Geo): Record<string, number> {
   return {
@@ -128,14 +129,14 @@ function pick<V extends string>(family: string, g: Geo, candidates: V[], fallbac
 
 /** Forward/data candidates for a reduction over `channels`: the subgroup
  * kernel works in chunks of 8 channels, so below 8 it would mostly multiply zeros. */
-const fwdDataCandidates = (channels: number): ConvVariant[] => (channels >= 8 && hasSubgroups(8) ? ['plain', 'subgroup'] : ['plain']);
+const fwdDataCandidates = (channels: number): ConvVariant[] => (channels >= 8 && hasSubgroups(8) ? ['plain', 'subgroup', 'subgroup16'] : ['plain']);
 
 function fwdDataVariant(family: 'conv-fwd' | 'conv-data', g: Geo, channels: number, run: (v: ConvVariant) => void): ConvVariant {
   const candidates = fwdDataCandidates(channels);
   return pick(family, g, candidates, candidates.includes(convVariant()) ? convVariant() : 'plain', run);
 }
 
-const fwdDataKernel = (v: ConvVariant) => (v === 'subgroup' ? K.conv2dSubgroup : K.conv2d);
+const fwdDataKernel = (v: ConvVariant) => (v === 'plain' ? K.conv2d : K.conv2dSubgroup);
 
 function fwdKernel(x: Tensor, w: Tensor, b: Tensor | null, g: Geo, forced?: ConvVariant): Tensor {
   const out = empty(yShape(g));
@@ -412,8 +413,8 @@ export function convTranspose2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts
 // enough pixels (2×48×48) to fill many workgroups: with few, the two kernels
 // time alike on a CPU driver and the choice is noise.
 registerProbe('conv', {
-  variants: ['plain', 'subgroup'],
-  available: (v) => v !== 'subgroup' || hasSubgroups(8),
+  variants: ['plain', 'subgroup', 'subgroup16'],
+  available: (v) => v === 'plain' || hasSubgroups(8),
   run: (v) => {
     tidy(() => {
       const x = rand([2, 32, 48, 48], { seed: 5 }), w = rand([32, 32, 3, 3], { seed: 6 });
