@@ -30,7 +30,7 @@ export async function init(opts: InitOptions = {}): Promise<GPUDevice> {
   return device;
 }
 export {
-  tune, tuneShapes, setTuneStore, setMatmulVariant, matmulVariant, setConvVariant, convVariant, setConvGradVariant, convGradVariant,
+  tune, tuneShapes, setTuneStore, setMatmulVariant, matmulVariant, matmulStridedVariant, setConvVariant, convVariant, setConvGradVariant, convGradVariant,
   type TuneResult, type ShapeTuneResult, type TuneStore, type TuneOptions, type MatmulVariant, type ConvVariant, type ConvGradVariant,
 } from './tune.js';
 import type { KernelTime } from './profiler.js';

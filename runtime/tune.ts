@@ -66,10 +66,12 @@ function fingerprint(): string {
   }
   return (h >>> 0).toString(16).padStart(8, '0');
 }
-// matmul has two choices: products of at least LARGE_MATMUL multiply-adds
-// (a big GPU's regime) may want a different kernel from small ones.
-const choice: { matmul: MatmulVariant; matmulLarge: MatmulVariant; conv: ConvVariant; convGrad: ConvGradVariant } = {
-  matmul: 'blocked', matmulLarge: 'blocked', conv: 'plain', convGrad: 'direct',
+// matmul has three choices: products of at least LARGE_MATMUL multiply-adds
+// (a big GPU's regime) may want a different kernel from small ones, and
+// products that subgroup4 cannot read as vec4s (a transposed operand: linear
+// layers, most backward products) get the fastest of the others.
+const choice: { matmul: MatmulVariant; matmulLarge: MatmulVariant; matmulStrided: MatmulVariant; conv: ConvVariant; convGrad: ConvGradVariant } = {
+  matmul: 'blocked', matmulLarge: 'blocked', matmulStrided: 'blocked', conv: 'plain', convGrad: 'direct',
 };
 export const LARGE_MATMUL = 2 ** 31; // ≈1290³
 
@@ -78,10 +80,18 @@ export function matmulVariant(macs = 0): MatmulVariant {
   return macs >= LARGE_MATMUL ? choice.matmulLarge : choice.matmul;
 }
 
-/** Force a variant for products of every size (benchmarks compare them; tests cover each). */
+/** The kernel for a product subgroup4 cannot take (operands not row-major, K
+ * or N not a multiple of 4, a bias), where the size's choice is subgroup4. */
+export function matmulStridedVariant(): MatmulVariant {
+  return choice.matmulStrided;
+}
+
+/** Force a variant for products of every size (benchmarks compare them; tests
+ * cover each). Forcing subgroup4 runs subgroup where subgroup4 cannot. */
 export function setMatmulVariant(v: MatmulVariant): void {
   choice.matmul = v;
   choice.matmulLarge = v;
+  choice.matmulStrided = v === 'subgroup4' ? 'subgroup' : v;
   forceFamilies('matmul');
 }
 
@@ -121,10 +131,12 @@ export function matmulCandidates(): MatmulVariant[] {
 }
 
 /** ops/matmul.ts registers how to run one small (256³) and one large (2048³)
- * product. The large probe runs only where the small one took under 0.5 ms
+ * product, and a small one with a transposed operand (which subgroup4 cannot
+ * take). The large probe runs only where the small one took under 0.5 ms
  * (a GPU): on a CPU driver it would cost seconds and large products keep the
  * small choice. */
-export function registerMatmulProbe(small: (variant: MatmulVariant) => void, large: (variant: MatmulVariant) => void): void {
+export function registerMatmulProbe(small: (variant: MatmulVariant) => void, large: (variant: MatmulVariant) => void,
+  strided: (variant: MatmulVariant) => void): void {
   const variants = MATMUL_VARIANTS;
   const available = (v: string) => matmulCandidates().includes(v as MatmulVariant);
   registerProbe('matmul', {
@@ -137,6 +149,11 @@ export function registerMatmulProbe(small: (variant: MatmulVariant) => void, lar
     skip: (t) => Math.min(...variants.map((v) => t[`matmul:${v}`] ?? Infinity)) >= 0.5,
     run: (v) => large(v as MatmulVariant),
     select: (v) => { choice.matmulLarge = v as MatmulVariant; },
+  });
+  registerProbe('matmul-strided', {
+    variants: variants.filter((v) => v !== 'subgroup4'), available,
+    run: (v) => strided(v as MatmulVariant),
+    select: (v) => { choice.matmulStrided = v as MatmulVariant; },
   });
 }
 

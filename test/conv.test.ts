@@ -135,6 +135,27 @@ describe('fwd and input grad with each kernel', () => {
   }
 });
 
+test('subgroup16 runs blocks of 16 channels, subgroup blocks of 8 (the same kernel, the same sums)', async (ctx) => {
+  if (!sl.hasSubgroups(8)) ctx.skip();
+  const e = sl.getEngine();
+  const dispatch = e.dispatch;
+  const prev = sl.convVariant();
+  try {
+    for (const [variant, block] of [['subgroup', 8], ['subgroup16', 16]] as const) {
+      sl.setConvVariant(variant);
+      const blocks: unknown[] = [];
+      e.dispatch = ((k, d) => { blocks.push(d.constants?.BLOCK); return dispatch.call(e, k, d); }) as typeof e.dispatch;
+      const x = sl.rand([2, 24, 9, 11]), w = sl.rand([24, 24, 3, 3]);
+      sl.tidy(() => { cv.conv2d(x, w, null, { padding: 1 }); cv.conv2dInputGrad(sl.rand([2, 24, 9, 11]), w, [2, 24, 9, 11], { padding: 1 }); });
+      e.dispatch = dispatch;
+      expect(blocks.filter((b) => b !== undefined), variant).toEqual([block, block]);
+    }
+  } finally {
+    e.dispatch = dispatch;
+    sl.setConvVariant(prev);
+  }
+});
+
 // The weight gradient's two kernels (the tuner picks one per adapter): every
 // geometry, plus enough taps and channels for several 64×64 tiles and
 // enough pixels for several chunks.

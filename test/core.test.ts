@@ -358,6 +358,10 @@ describe('random', () => {
   });
 });
 
+const KERNEL_FILE: Record<string, string> = {
+  blocked: 'matmul.wgsl', tiled: 'matmul_tiled.wgsl', tiled128: 'matmul_tiled128.wgsl', subgroup: 'matmul_subgroup.wgsl', subgroup4: 'matmul_subgroup4',
+};
+
 describe('matmul variants', () => {
   // Odd sizes on every edge of the variants' tiles (16×128 rows×columns and
   // 8-step K chunks for the subgroup one), transposed, batched and broadcast.
@@ -425,8 +429,23 @@ describe('matmul variants', () => {
     const ran = async (as: number[], bs: number[], opts = {}) =>
       (await sl.profile(() => sl.tidy(() => { sl.matmulWith('subgroup4', sl.rand(as), sl.rand(bs), opts); }))).map((t) => t.kernel).filter((k) => k.startsWith('matmul'));
     expect(await ran([67, 36], [36, 260])).toEqual(['matmul_subgroup4:main']);
-    expect(await ran([67, 36], [260, 36], { transB: true })).toEqual(['matmul_subgroup.wgsl:main']);
-    expect(await ran([67, 35], [35, 260])).toEqual(['matmul_subgroup.wgsl:main']);
+    // anything else runs the tuner's choice for strided products
+    const fallback = `${KERNEL_FILE[sl.matmulStridedVariant()]}:main`;
+    expect(sl.matmulStridedVariant()).not.toBe('subgroup4');
+    expect(await ran([67, 36], [260, 36], { transB: true })).toEqual([fallback]);
+    expect(await ran([67, 35], [35, 260])).toEqual([fallback]);
+    // forcing subgroup4 runs subgroup where it cannot
+    const prev = sl.matmulVariant();
+    sl.setMatmulVariant('subgroup4');
+    try {
+      expect(sl.matmulStridedVariant()).toBe('subgroup');
+      const kernels = (await sl.profile(() => sl.tidy(() => { sl.linear(sl.rand([5, 8]), sl.rand([12, 8])); sl.matmul(sl.rand([5, 8]), sl.rand([8, 12])); })))
+        .map((t) => t.kernel).filter((k) => k.startsWith('matmul')).sort();
+      expect(kernels).toEqual(['matmul_subgroup.wgsl:main', 'matmul_subgroup4:main']);
+    } finally {
+      sl.setMatmulVariant(prev);
+      await sl.tune(); // hand the family back to the tuner
+    }
   });
 
   test('the subgroup4 variant reads an inf in B only where A uses it', async (ctx) => {
@@ -443,12 +462,14 @@ describe('matmul variants', () => {
   test('tune() times every candidate and picks the fastest', async () => {
     const res = await sl.tune();
     const matmuls = sl.hasSubgroups(8) ? ['blocked', 'tiled', 'tiled128', 'subgroup', 'subgroup4'] : ['blocked', 'tiled', 'tiled128'];
-    for (const [probe, candidates] of [['matmul', matmuls], ['batchnorm', ['single', 'split']]] as const) {
+    const strided = matmuls.filter((v) => v !== 'subgroup4');
+    for (const [probe, candidates] of [['matmul', matmuls], ['matmul-strided', strided], ['batchnorm', ['single', 'split']]] as const) {
       const times = candidates.map((v) => res.timings[`${probe}:${v}`]);
       for (const t of times) expect(t).toBeGreaterThan(0);
       expect(res.chosen[probe]).toBe(candidates[times.indexOf(Math.min(...times))]);
     }
     expect(sl.matmulVariant()).toBe(res.chosen.matmul);
+    expect(sl.matmulStridedVariant()).toBe(res.chosen['matmul-strided']);
     console.log(`tune on ${res.adapter}:`, res.timings);
   });
 });
@@ -670,8 +691,10 @@ describe('split-K', () => {
 
 test('split-K through subgroup4: row-major operands, chunks of K a multiple of 4', async (ctx) => {
   if (!sl.hasSubgroups(8)) ctx.skip();
-  // 6000 = 20 chunks of 300 (the chunk count must leave chunks of 4k)
-  const M = 5, Kd = 6000, N = 8;
+  // K = 4104: unaligned, split-K would cut 12 chunks of 342, and the vec4
+  // index of the second chunk's A (342 / 4) would round down; aligned it
+  // cuts 9 chunks of 456
+  const M = 5, Kd = 4104, N = 8;
   const r = rng(78);
   const a = f32(randArray(M * Kd, r)), b = f32(randArray(Kd * N, r));
   const got = await sl.matmulWith('subgroup4', T(a, [M, Kd]), T(b, [Kd, N])).read();
@@ -682,6 +705,24 @@ test('split-K through subgroup4: row-major operands, chunks of K a multiple of 4
   expect(times.map((t) => t.kernel)).toContain('matmul_subgroup4:main');
   expect(times.find((t) => t.kernel === 'matmul_subgroup4:main')!.calls).toBe(1);
   expect(times.some((t) => t.kernel.startsWith('reduce.wgsl'))).toBe(true); // the partial products summed
+});
+
+test('subgroup4 in row blocks: more row tiles than one grid dimension', async (ctx) => {
+  if (!sl.hasSubgroups(8)) ctx.skip();
+  // 2,097,158 rows of 4: 65,537 row tiles of 32; the first block ends at 2,097,088
+  const M = 2_097_158;
+  const x = new Float32Array(M * 4);
+  for (let i = 0; i < x.length; i++) x[i] = ((i * 7919) % 1000) / 500 - 1;
+  const w = [0.5, -2, 3, 1, 0, 1, -1, 2, 1, 1, 1, 1, -3, 0.25, 2, -1];
+  const y = await sl.matmulWith('subgroup4', sl.tensor(x, [M, 4]), T(w, [4, 4])).read();
+  for (const r of [0, 1, 2_097_087, 2_097_088, 2_097_089, M - 1]) {
+    for (let j = 0; j < 4; j++) {
+      let want = 0;
+      for (let k = 0; k < 4; k++) want += x[r * 4 + k] * w[k * 4 + j];
+      expect(y[r * 4 + j], `row ${r}`).toBeCloseTo(want, 5);
+    }
+  }
+  expect(y.every(Number.isFinite)).toBe(true);
 });
 
 test('split-K frees its partial products and sums (no buffer outlives the result)', async () => {

@@ -4,7 +4,9 @@ import { noGrad, record } from '../autograd.js';
 import { getEngine } from '../engine.js';
 import { K } from '../kernels.js';
 import { empty, tidy, type Tensor } from '../tensor.js';
-import { collectingShapes, matmulCandidates, matmulVariant, noteShape, registerMatmulProbe, shapeChoice, type MatmulVariant } from '../tune.js';
+import {
+  collectingShapes, matmulCandidates, matmulStridedVariant, matmulVariant, noteShape, registerMatmulProbe, shapeChoice, type MatmulVariant,
+} from '../tune.js';
 import { rand } from './random.js';
 import { broadcastTo, reshape } from './shape.js';
 import { add } from './elementwise.js';
@@ -46,10 +48,12 @@ function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null
   const br = b.shape[b.rank - 1];
   // element strides of op(A) and op(B): along their rows and their columns
   const aRs = ta ? 1 : ar, aCs = ta ? ar : 1, bRs = tb ? 1 : br, bCs = tb ? br : 1;
-  let variant = forced ?? pickMatmul(a, b, ta, tb, batch * M * N * Kd);
   // subgroup4 reads both operands as vec4s: row-major, K and N multiples of
   // 4; it adds no bias (linear's transposed weight never qualifies anyway).
-  if (variant === 'subgroup4' && !(aCs === 1 && bCs === 1 && Kd % 4 === 0 && N % 4 === 0 && !bias)) variant = 'subgroup';
+  // Other products get the tuner's choice for them.
+  const vec4 = aCs === 1 && bCs === 1 && Kd % 4 === 0 && N % 4 === 0 && !bias;
+  let variant = forced ?? pickMatmul(a, b, ta, tb, batch * M * N * Kd, vec4);
+  if (variant === 'subgroup4' && !vec4) variant = matmulStridedVariant();
   // Output tile of one workgroup, rows × columns, per variant.
   const [tileRows, tileCols, kernel] = {
     blocked: [32, 32, K.matmul], tiled: [64, 64, K.matmulTiled], tiled128: [128, 128, K.matmulTiled128],
@@ -121,9 +125,9 @@ function withBias(variant: MatmulVariant, buffers: Record<string, Binding>, bias
 
 /** tuneShapes()'s choice for this product, else the adapter-wide one by size;
  * while tuneShapes() collects, the product is reported with a way to run it. */
-function pickMatmul(a: Tensor, b: Tensor, ta: boolean, tb: boolean, macs: number): MatmulVariant {
+function pickMatmul(a: Tensor, b: Tensor, ta: boolean, tb: boolean, macs: number, vec4: boolean): MatmulVariant {
   const key = `[${a.shape.join(', ')}]${ta ? 'ᵀ' : ''}·[${b.shape.join(', ')}]${tb ? 'ᵀ' : ''}`;
-  const candidates = matmulCandidates();
+  const candidates = matmulCandidates().filter((v) => vec4 || v !== 'subgroup4');
   if (collectingShapes()) {
     const as = a.shape, bs = b.shape;
     noteShape({ family: 'matmul', key, variants: candidates, run: (v) => tidy(() => { raw(rand(as), rand(bs), ta, tb, null, v as MatmulVariant); }) });
@@ -185,11 +189,12 @@ export function matmulWith(variant: MatmulVariant, a: Tensor, b: Tensor, opts: M
   return raw(a, b, !!opts.transA, !!opts.transB, null, variant);
 }
 
-// The tuner's probes: square products, small and large.
-const probe = (n: number) => (variant: MatmulVariant) => {
+// The tuner's probes: square products, small and large, and a small one
+// with its second operand transposed.
+const probe = (n: number, tb = false) => (variant: MatmulVariant) => {
   tidy(() => {
     const a = rand([n, n], { seed: 1 });
-    raw(a, a, false, false, null, variant);
+    raw(a, a, false, tb, null, variant);
   });
 };
-registerMatmulProbe(probe(256), probe(2048));
+registerMatmulProbe(probe(256), probe(2048), probe(256, true));
