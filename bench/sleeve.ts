@@ -333,7 +333,7 @@ export async function sleeveEngine(force: Record<string, string> = {}): Promise<
   const notes: string[] = [];
   if (tune) notes.push(`sleeve autotune: ${JSON.stringify(tune)}`);
   const families: Record<string, { values: string[]; set: (v: string) => void }> = {
-    matmul: { values: ['blocked', 'tiled', 'tiled128', 'subgroup'], set: (v) => sl.setMatmulVariant(v as sl.MatmulVariant) },
+    matmul: { values: ['blocked', 'tiled', 'tiled128', 'subgroup', 'subgroup4'], set: (v) => sl.setMatmulVariant(v as sl.MatmulVariant) },
     conv: { values: ['plain', 'subgroup', 'subgroup16'], set: (v) => sl.setConvVariant(v as sl.ConvVariant) },
     'conv-grad': { values: ['direct', 'tiled'], set: (v) => sl.setConvGradVariant(v as sl.ConvGradVariant) },
   };
@@ -341,7 +341,7 @@ export async function sleeveEngine(force: Record<string, string> = {}): Promise<
     const f = families[k];
     if (!f) throw new Error(`bench: --variant: no kernel family '${k}' (have ${Object.keys(families).join(', ')})`);
     if (!f.values.includes(v)) throw new Error(`bench: --variant: ${k} is one of ${f.values.join(', ')}, not '${v}'`);
-    if (v === 'subgroup' && !sl.hasSubgroups(8)) throw new Error(`bench: --variant ${k}=subgroup: this device has no subgroups of ≥ 8 lanes`);
+    if (v.startsWith('subgroup') && !sl.hasSubgroups(8)) throw new Error(`bench: --variant ${k}=${v}: this device has no subgroups of ≥ 8 lanes`);
     f.set(v);
     notes.push(`sleeve variant forced: ${k}=${v} (not the tuner's choice)`);
   }
