@@ -3,10 +3,10 @@
 // ow*sw - pad_w + kx*dw]. The outputs are few and the reduction is long, so
 // the reduction is cut into chunks of whole output rows; each chunk writes
 // its own partial result ([n_chunks, c_out, c_in·kh·kw]) and the caller sums
-// them. Each invocation holds a block of output channels × 4 taps in
+// them. Each invocation holds a block of output channels × 4 or 8 taps in
 // registers; no workgroup memory.
-//   main: the 4 taps are 4 input channels at one (ky, kx), so they share one
-//         range of valid output columns and the inner loop has no bounds
+//   main: the taps are 4 or 8 (CI_BLOCK) input channels at one (ky, kx), so
+//         they share one range of valid output columns and the inner loop has no bounds
 //         tests; the BLOCK (4 or 8) output channels and the chunk come from the
 //         workgroup id, so the g reads are the same across the workgroup.
 //   flat: 4 channels × 4 taps consecutive in (ci, ky, kx), masked per tap;
@@ -29,6 +29,9 @@ fn in_range(v: vec4<i32>, hi: i32) -> vec4<bool> {
 }
 
 override BLOCK: i32 = 8;
+// main: input channels per invocation (4 or 8); 8 halves the g loads per
+// multiply-add, at twice the accumulators.
+override CI_BLOCK: i32 = 4;
 
 // Flat invocation index: tap block fastest (neighbours read neighbouring x
 // and mostly the same g), then channel block, then chunk. Grid folded into y
@@ -108,16 +111,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
   let kk = p.kh * p.kw;
   let taps = p.c_in * kk;
   let tb = i32(gid.x);
-  if (tb >= ((p.c_in + 3) / 4) * kk) { return; }
+  if (tb >= ((p.c_in + CI_BLOCK - 1) / CI_BLOCK) * kk) { return; }
   let co0 = i32(wid.y) * BLOCK;
   let chunk = i32(wid.z);
   let pos = tb % kk; // (ky, kx): neighbouring invocations, neighbouring columns
-  let ci0 = (tb / kk) * 4;
+  let ci0 = (tb / kk) * CI_BLOCK;
   let ky = pos / p.kw;
   let kx = pos - ky * p.kw;
   let plane = p.h * p.w;
   let plane_o = p.ho * p.wo;
   let xoff = min(vec4<i32>(ci0) + vec4<i32>(0, 1, 2, 3), vec4<i32>(p.c_in - 1)) * plane;
+  let xoff2 = min(vec4<i32>(ci0 + 4) + vec4<i32>(0, 1, 2, 3), vec4<i32>(p.c_in - 1)) * plane;
   let gco = min(vec4<i32>(co0) + vec4<i32>(0, 1, 2, 3), vec4<i32>(p.c_out - 1)) * plane_o;
   let gco2 = min(vec4<i32>(co0 + 4) + vec4<i32>(0, 1, 2, 3), vec4<i32>(p.c_out - 1)) * plane_o;
   // Output columns whose input column ow·sw - pad_w + kx·dw lies inside x.
@@ -129,6 +133,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
   let r1 = min(r0 + p.rows_per_chunk, rows);
   var acc: array<vec4<f32>, 4>; // acc[tap][channel]
   var acc2: array<vec4<f32>, 4>; // channels 4..7 when BLOCK is 8
+  var acc3: array<vec4<f32>, 4>; // taps 4..7 when CI_BLOCK is 8
+  var acc4: array<vec4<f32>, 4>; // taps 4..7, channels 4..7
   for (var r = r0; r < r1; r++) {
     let nn = r / p.ho;
     let oh = r - nn * p.ho;
@@ -145,23 +151,39 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
       acc[1] += xv.y * gv;
       acc[2] += xv.z * gv;
       acc[3] += xv.w * gv;
+      var gv2 = vec4<f32>(0.0);
       if (BLOCK == 8) {
-        let gv2 = vec4<f32>(g[gco2.x + gi], g[gco2.y + gi], g[gco2.z + gi], g[gco2.w + gi]);
+        gv2 = vec4<f32>(g[gco2.x + gi], g[gco2.y + gi], g[gco2.z + gi], g[gco2.w + gi]);
         acc2[0] += xv.x * gv2;
         acc2[1] += xv.y * gv2;
         acc2[2] += xv.z * gv2;
         acc2[3] += xv.w * gv2;
       }
+      if (CI_BLOCK == 8) {
+        let xw = vec4<f32>(x[xi + xoff2.x], x[xi + xoff2.y], x[xi + xoff2.z], x[xi + xoff2.w]);
+        acc3[0] += xw.x * gv;
+        acc3[1] += xw.y * gv;
+        acc3[2] += xw.z * gv;
+        acc3[3] += xw.w * gv;
+        if (BLOCK == 8) {
+          acc4[0] += xw.x * gv2;
+          acc4[1] += xw.y * gv2;
+          acc4[2] += xw.z * gv2;
+          acc4[3] += xw.w * gv2;
+        }
+      }
     }
   }
   let base = chunk * p.c_out * taps;
-  for (var i = 0; i < 4; i++) {
+  for (var i = 0; i < CI_BLOCK; i++) {
     let ci = ci0 + i;
     if (ci >= p.c_in) { break; }
     for (var c = 0; c < BLOCK; c++) {
       let co = co0 + c;
       if (co >= p.c_out) { break; }
-      out[base + co * taps + ci * kk + pos] = select(acc2[i][c & 3], acc[i][c & 3], c < 4);
+      var v = select(acc2[i & 3][c & 3], acc[i & 3][c & 3], c < 4);
+      if (i >= 4) { v = select(acc4[i & 3][c & 3], acc3[i & 3][c & 3], c < 4); }
+      out[base + co * taps + ci * kk + pos] = v;
     }
   }
 }

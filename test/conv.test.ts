@@ -163,6 +163,8 @@ describe('weight grad with each kernel', () => {
   const cases: ConvCase[] = [
     ...convCases,
     { name: 'several tiles of taps and channels', x: [2, 9, 7, 6], w: [70, 9, 3, 3], opts: { padding: 1 } },
+    // main's blocks of 8 input channels and 8 output channels, both partial
+    { name: 'blocks of 8 input channels', x: [2, 13, 6, 7], w: [10, 13, 3, 3], opts: { padding: 1, stride: 2 } },
     { name: 'chunked pixels', x: [4, 2, 41, 37], w: [3, 2, 3, 3], opts: { padding: 1 } },
   ];
   for (const variant of ['direct', 'tiled'] as const) {
