@@ -41,6 +41,10 @@ struct Params {
 // Bit test, not x != x: the driver's compiler may assume no NaNs and fold that away.
 fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
 
+// v takes the window's maximum from best, visited in row-major order: the
+// first maximum wins ties, a NaN propagates (as torch does).
+fn beats(v: f32, best: f32) -> bool { return v > best || (is_nan(v) && !is_nan(best)); }
+
 @compute @workgroup_size(64)
 fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let o = gid.x + gid.y * nwg.x * 64u;
@@ -64,8 +68,7 @@ fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
       if (w < 0 || w >= i32(p.in_w)) { continue; }
       let j = h * i32(p.in_w) + w;
       let v = x[base + u32(j)];
-      // first maximum wins ties; a NaN propagates (as torch does)
-      if (arg < 0 || v > best || (is_nan(v) && !is_nan(best))) {
+      if (arg < 0 || beats(v, best)) {
         best = v;
         arg = j;
       }
@@ -152,19 +155,19 @@ fn forward_2x2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     let in_plane = 2u * (r % p.out_h) * p.in_w; // the same row within its plane
     for (var ow = rr.col; ow < p.out_w; ow += rr.cols) {
       let j = top + 2u * ow;
-      // row-major window order: the first maximum wins ties, a NaN propagates
+      // row-major window order (see beats)
       var best = x[j];
       var arg = 0u;
       let v1 = x[j + 1u];
       let v2 = x[j + p.in_w];
       let v3 = x[j + p.in_w + 1u];
-      var take = v1 > best || (is_nan(v1) && !is_nan(best));
+      var take = beats(v1, best);
       best = select(best, v1, take);
       arg = select(arg, 1u, take);
-      take = v2 > best || (is_nan(v2) && !is_nan(best));
+      take = beats(v2, best);
       best = select(best, v2, take);
       arg = select(arg, p.in_w, take);
-      take = v3 > best || (is_nan(v3) && !is_nan(best));
+      take = beats(v3, best);
       best = select(best, v3, take);
       arg = select(arg, p.in_w + 1u, take);
       let o = r * p.out_w + ow;
