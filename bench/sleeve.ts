@@ -336,6 +336,7 @@ export async function sleeveEngine(force: Record<string, string> = {}): Promise<
     matmul: { values: ['blocked', 'tiled', 'tiled128', 'subgroup', 'subgroup4'], set: (v) => sl.setMatmulVariant(v as sl.MatmulVariant) },
     conv: { values: ['plain', 'subgroup', 'subgroup16'], set: (v) => sl.setConvVariant(v as sl.ConvVariant) },
     'conv-grad': { values: ['direct', 'tiled'], set: (v) => sl.setConvGradVariant(v as sl.ConvGradVariant) },
+    grid: { values: ['lane', 'stride4', 'stride16'], set: (v) => sl.setGridVariant(v as sl.GridVariant) },
   };
   for (const [k, v] of Object.entries(force)) {
     const f = families[k];

@@ -14,10 +14,7 @@ struct Params { n: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay:
 @group(0) @binding(3) var<storage, read_write> exp_avg_sq: array<f32>;
 @group(0) @binding(4) var<uniform> p: Params;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 64u;
-  if (i >= p.n) { return; }
+fn item(i: u32) {
   var x = param[i];
   var g = grad[i];
   if (DECOUPLED == 1u) {
@@ -30,4 +27,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   exp_avg[i] = m;
   exp_avg_sq[i] = v;
   param[i] = x - p.step_size * m / (sqrt(v) / p.bc2_sqrt + p.eps);
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  // lanes stride over the items: see gridStride (engine.ts)
+  for (var i = gid.x + gid.y * nwg.x * 64u; i < p.n; i += nwg.x * nwg.y * 64u) { item(i); }
 }

@@ -108,12 +108,15 @@ fn train_forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgrou
   }
 }
 
-@compute @workgroup_size(64)
-fn eval_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 64u;
-  if (i >= p.n_batch * p.channels * p.plane) { return; }
+fn eval_forward_item(i: u32) {
   let c = (i / p.plane) % p.channels;
   y[i] = (x[i] - mean_in[c]) * inverseSqrt(var_in[c] + p.eps) * scale_of(c) + shift_of(c);
+}
+
+@compute @workgroup_size(64)
+fn eval_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  // lanes stride over the items: see gridStride (engine.ts)
+  for (var i = gid.x + gid.y * nwg.x * 64u; i < p.n_batch * p.channels * p.plane; i += nwg.x * nwg.y * 64u) { eval_forward_item(i); }
 }
 
 @compute @workgroup_size(64)
@@ -224,14 +227,17 @@ fn bwd_finish(@builtin(global_invocation_id) gid: vec3<u32>) {
   dweight[c] = acc.y;
 }
 
-@compute @workgroup_size(64)
-fn bwd_apply(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 64u;
-  if (i >= p.n_batch * p.plane * p.channels) { return; }
+fn bwd_apply_item(i: u32) {
   let c = (i / p.plane) % p.channels;
   let inv = inverseSqrt(var_in[c] + p.eps);
   let xh = (x[i] - mean_in[c]) * inv;
   let k = select(0.0, 1.0 / f32(p.stat_count), TRAIN == 1u);
   // dbias = Σg and dweight = Σg·x̂ were written by bwd_finish; only read here
   dx[i] = scale_of(c) * inv * (g[i] - k * (dbias[c] + xh * dweight[c]));
+}
+
+@compute @workgroup_size(64)
+fn bwd_apply(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  // lanes stride over the items: see gridStride (engine.ts)
+  for (var i = gid.x + gid.y * nwg.x * 64u; i < p.n_batch * p.plane * p.channels; i += nwg.x * nwg.y * 64u) { bwd_apply_item(i); }
 }

@@ -51,10 +51,7 @@ fn apply(x: f32, y: f32) -> f32 {
 
 fn dim(v: array<vec4<u32>, 2>, d: u32) -> u32 { return v[d / 4u][d % 4u]; }
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 64u;
-  if (i >= p.n) { return; }
+fn item(i: u32) {
   var rem = i;
   var ia = 0u;
   var ib = 0u;
@@ -76,6 +73,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   out[i] = apply(a[ia], b[ib]);
 }
 
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  // lanes stride over the items: see gridStride (engine.ts)
+  for (var i = gid.x + gid.y * nwg.x * 64u; i < p.n; i += nwg.x * nwg.y * 64u) { item(i); }
+}
+
 // Rank 2 on a 2-D grid: x runs along a row, y (folded into z past the grid
 // limit) over rows, so no index is divided (STFT framing, per-row scales).
 @compute @workgroup_size(64)
@@ -92,7 +95,6 @@ fn rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 // Same shapes, no index arithmetic.
 @compute @workgroup_size(64)
 fn same(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 64u;
-  if (i >= p.n) { return; }
-  out[i] = apply(a[i], b[i]);
+  // lanes stride over the items: see gridStride (engine.ts)
+  for (var i = gid.x + gid.y * nwg.x * 64u; i < p.n; i += nwg.x * nwg.y * 64u) { out[i] = apply(a[i], b[i]); }
 }

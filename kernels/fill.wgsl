@@ -18,10 +18,7 @@ fn pcg(v: u32) -> u32 {
 // uniform in (0, 1): 24 random bits, never exactly 0
 fn unit(h: u32) -> f32 { return (f32(h >> 8u) + 0.5) / 16777216.0; }
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 64u;
-  if (i >= p.n) { return; }
+fn item(i: u32) {
   // hash the seed and the index together in two rounds: streams of different
   // seeds are not shifted copies of each other
   let h1 = pcg(pcg(i + pcg(p.seed)) ^ p.seed);
@@ -35,4 +32,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     case 2u: { out[i] = select(0.0, p.hi, u1 < p.lo); }
     default: { out[i] = p.lo; }
   }
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  // lanes stride over the items: see gridStride (engine.ts)
+  for (var i = gid.x + gid.y * nwg.x * 64u; i < p.n; i += nwg.x * nwg.y * 64u) { item(i); }
 }

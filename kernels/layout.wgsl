@@ -22,10 +22,7 @@ struct Params {
 
 fn dim(v: array<vec4<u32>, 2>, d: u32) -> u32 { return v[d / 4u][d % 4u]; }
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 64u;
-  if (i >= p.n) { return; }
+fn item(i: u32) {
   var rem = i;
   var src = p.offset;
   var inside = true;
@@ -48,4 +45,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     src += u32(max(c, 0)) * dim(p.in_strides, d);
   }
   out[i] = select(p.pad_value, x[src], inside);
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  // lanes stride over the items: see gridStride (engine.ts)
+  for (var i = gid.x + gid.y * nwg.x * 64u; i < p.n; i += nwg.x * nwg.y * 64u) { item(i); }
 }

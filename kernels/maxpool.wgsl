@@ -45,10 +45,7 @@ fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u
 // first maximum wins ties, a NaN propagates (as torch does).
 fn beats(v: f32, best: f32) -> bool { return v > best || (is_nan(v) && !is_nan(best)); }
 
-@compute @workgroup_size(64)
-fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let o = gid.x + gid.y * nwg.x * 64u;
-  if (o >= p.n_out) { return; }
+fn forward_item(o: u32) {
   let out_plane = p.out_h * p.out_w;
   let plane = o / out_plane;
   let rem = o - plane * out_plane;
@@ -79,9 +76,12 @@ fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
 }
 
 @compute @workgroup_size(64)
-fn backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 64u;
-  if (i >= p.n_in) { return; }
+fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  // lanes stride over the items: see gridStride (engine.ts)
+  for (var o = gid.x + gid.y * nwg.x * 64u; o < p.n_out; o += nwg.x * nwg.y * 64u) { forward_item(o); }
+}
+
+fn backward_item(i: u32) {
   let in_plane = p.in_h * p.in_w;
   let plane = i / in_plane;
   let j = i - plane * in_plane;
@@ -113,14 +113,23 @@ fn backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
 }
 
 @compute @workgroup_size(64)
-fn gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let o = gid.x + gid.y * nwg.x * 64u;
-  if (o >= p.n_out) { return; }
+fn backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  // lanes stride over the items: see gridStride (engine.ts)
+  for (var i = gid.x + gid.y * nwg.x * 64u; i < p.n_in; i += nwg.x * nwg.y * 64u) { backward_item(i); }
+}
+
+fn gather_item(o: u32) {
   let in_plane = p.in_h * p.in_w;
   let plane = o / (p.out_h * p.out_w);
   // clamp: indices handed in by a caller must not read out of bounds
   let j = min(u32(max(idx[o], 0.0)), in_plane - 1u);
   out[o] = g[plane * in_plane + j];
+}
+
+@compute @workgroup_size(64)
+fn gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  // lanes stride over the items: see gridStride (engine.ts)
+  for (var o = gid.x + gid.y * nwg.x * 64u; o < p.n_out; o += nwg.x * nwg.y * 64u) { gather_item(o); }
 }
 
 // The common 2×2 window, stride 2, no padding, even input height (every pool
@@ -130,17 +139,24 @@ fn gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
 // rows, its lanes spread over min(out_w, 64) columns and as many rows as fit.
 // No index division per element and no bounds test in the window: on a CPU
 // driver those, done lane by lane, cost more than the four loads.
-// pool.ts sizes the grid with the same rows per workgroup.
+// pool.ts counts blocks with the same rows per block.
 const ROWS_2X2: u32 = 4u;
 
 struct Rows2x2 { first: u32, end: u32, step: u32, col: u32, cols: u32 }
 
-fn rows_2x2(group: u32, li: u32) -> Rows2x2 {
+// Output rows per block: ROWS_2X2 per row of lanes.
+fn block_rows_2x2() -> u32 { return ROWS_2X2 * (64u / min(p.out_w, 64u)); }
+
+// Blocks of rows: a workgroup takes blocks wid, wid + workgroups, … (the
+// grid stride of gridStride, engine.ts, over blocks instead of items).
+fn blocks_2x2() -> u32 { return (p.n_out / p.out_w + block_rows_2x2() - 1u) / block_rows_2x2(); }
+
+fn rows_2x2(blk: u32, li: u32) -> Rows2x2 {
   let cols = min(p.out_w, 64u);
   let lane_rows = 64u / cols;
-  let per_group = ROWS_2X2 * lane_rows;
+  let per_group = block_rows_2x2();
   let rows = p.n_out / p.out_w;
-  let r0 = group * per_group;
+  let r0 = blk * per_group;
   // lanes past cols · lane_rows get an empty range
   let first = select(rows, r0 + li / cols, li < cols * lane_rows);
   return Rows2x2(first, min(r0 + per_group, rows), lane_rows, li % cols, cols);
@@ -149,30 +165,32 @@ fn rows_2x2(group: u32, li: u32) -> Rows2x2 {
 @compute @workgroup_size(64)
 fn forward_2x2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) li: u32) {
-  let rr = rows_2x2(wid.x + wid.y * nwg.x, li);
-  for (var r = rr.first; r < rr.end; r += rr.step) {
-    let top = 2u * r * p.in_w;                  // the window's first input row, stacked
-    let in_plane = 2u * (r % p.out_h) * p.in_w; // the same row within its plane
-    for (var ow = rr.col; ow < p.out_w; ow += rr.cols) {
-      let j = top + 2u * ow;
-      // row-major window order (see beats)
-      var best = x[j];
-      var arg = 0u;
-      let v1 = x[j + 1u];
-      let v2 = x[j + p.in_w];
-      let v3 = x[j + p.in_w + 1u];
-      var take = beats(v1, best);
-      best = select(best, v1, take);
-      arg = select(arg, 1u, take);
-      take = beats(v2, best);
-      best = select(best, v2, take);
-      arg = select(arg, p.in_w, take);
-      take = beats(v3, best);
-      best = select(best, v3, take);
-      arg = select(arg, p.in_w + 1u, take);
-      let o = r * p.out_w + ow;
-      out[o] = best;
-      if (WITH_INDICES == 1u) { idx_out[o] = f32(in_plane + 2u * ow + arg); }
+  for (var blk = wid.x + wid.y * nwg.x; blk < blocks_2x2(); blk += nwg.x * nwg.y) {
+    let rr = rows_2x2(blk, li);
+    for (var r = rr.first; r < rr.end; r += rr.step) {
+      let top = 2u * r * p.in_w;                  // the window's first input row, stacked
+      let in_plane = 2u * (r % p.out_h) * p.in_w; // the same row within its plane
+      for (var ow = rr.col; ow < p.out_w; ow += rr.cols) {
+        let j = top + 2u * ow;
+        // row-major window order (see beats)
+        var best = x[j];
+        var arg = 0u;
+        let v1 = x[j + 1u];
+        let v2 = x[j + p.in_w];
+        let v3 = x[j + p.in_w + 1u];
+        var take = beats(v1, best);
+        best = select(best, v1, take);
+        arg = select(arg, 1u, take);
+        take = beats(v2, best);
+        best = select(best, v2, take);
+        arg = select(arg, p.in_w, take);
+        take = beats(v3, best);
+        best = select(best, v3, take);
+        arg = select(arg, p.in_w + 1u, take);
+        let o = r * p.out_w + ow;
+        out[o] = best;
+        if (WITH_INDICES == 1u) { idx_out[o] = f32(in_plane + 2u * ow + arg); }
+      }
     }
   }
 }
@@ -183,24 +201,26 @@ fn forward_2x2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
 @compute @workgroup_size(64)
 fn backward_2x2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(local_invocation_index) li: u32) {
-  let rr = rows_2x2(wid.x + wid.y * nwg.x, li);
-  let odd = p.in_w > 2u * p.out_w;
-  for (var r = rr.first; r < rr.end; r += rr.step) {
-    let top = 2u * r * p.in_w;
-    let in_plane = 2u * (r % p.out_h) * p.in_w;
-    for (var ow = rr.col; ow < p.out_w; ow += rr.cols) {
-      let o = r * p.out_w + ow;
-      let gv = g[o];
-      let at = idx[o];
-      let j = top + 2u * ow;
-      let q = f32(in_plane + 2u * ow);
-      dx[j] = select(0.0, gv, at == q);
-      dx[j + 1u] = select(0.0, gv, at == q + 1.0);
-      dx[j + p.in_w] = select(0.0, gv, at == q + f32(p.in_w));
-      dx[j + p.in_w + 1u] = select(0.0, gv, at == q + f32(p.in_w + 1u));
-      if (odd && ow == p.out_w - 1u) {
-        dx[j + 2u] = 0.0;
-        dx[j + p.in_w + 2u] = 0.0;
+  for (var blk = wid.x + wid.y * nwg.x; blk < blocks_2x2(); blk += nwg.x * nwg.y) {
+    let rr = rows_2x2(blk, li);
+    let odd = p.in_w > 2u * p.out_w;
+    for (var r = rr.first; r < rr.end; r += rr.step) {
+      let top = 2u * r * p.in_w;
+      let in_plane = 2u * (r % p.out_h) * p.in_w;
+      for (var ow = rr.col; ow < p.out_w; ow += rr.cols) {
+        let o = r * p.out_w + ow;
+        let gv = g[o];
+        let at = idx[o];
+        let j = top + 2u * ow;
+        let q = f32(in_plane + 2u * ow);
+        dx[j] = select(0.0, gv, at == q);
+        dx[j + 1u] = select(0.0, gv, at == q + 1.0);
+        dx[j + p.in_w] = select(0.0, gv, at == q + f32(p.in_w));
+        dx[j + p.in_w + 1u] = select(0.0, gv, at == q + f32(p.in_w + 1u));
+        if (odd && ow == p.out_w - 1u) {
+          dx[j + 2u] = 0.0;
+          dx[j + p.in_w + 2u] = 0.0;
+        }
       }
     }
   }

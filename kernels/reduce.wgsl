@@ -61,10 +61,7 @@ fn combine(acc: f32, v: f32) -> f32 {
 }
 
 // One invocation per output: good when there are many outputs.
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let o = gid.x + gid.y * nwg.x * 64u;
-  if (o >= p.n_out) { return; }
+fn item(o: u32) {
   let base = base_of(o);
   var acc = identity();
   // innermost reduced axis contiguous in the loop: walk it without division
@@ -75,6 +72,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     for (var j = 0u; j < inner; j++) { acc = combine(acc, x[off + j * inner_stride]); }
   }
   out[o] = acc;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  // lanes stride over the items: see gridStride (engine.ts)
+  for (var o = gid.x + gid.y * nwg.x * 64u; o < p.n_out; o += nwg.x * nwg.y * 64u) { item(o); }
 }
 
 var<workgroup> part: array<f32, 256>;

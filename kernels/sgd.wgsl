@@ -13,20 +13,18 @@ struct Params { n: u32, lr: f32, momentum: f32, dampening: f32, weight_decay: f3
 @group(0) @binding(2) var<storage, read_write> momentum_buf: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 
-fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nwg.x * 64u; }
-
-@compute @workgroup_size(64)
-fn plain(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = flat_index(gid, nwg);
-  if (i >= p.n) { return; }
+fn plain_item(i: u32) {
   let x = param[i];
   param[i] = x - p.lr * (grad[i] + p.weight_decay * x);
 }
 
 @compute @workgroup_size(64)
-fn momentum(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = flat_index(gid, nwg);
-  if (i >= p.n) { return; }
+fn plain(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  // lanes stride over the items: see gridStride (engine.ts)
+  for (var i = gid.x + gid.y * nwg.x * 64u; i < p.n; i += nwg.x * nwg.y * 64u) { plain_item(i); }
+}
+
+fn momentum_item(i: u32) {
   let x = param[i];
   let d = grad[i] + p.weight_decay * x;
   var b = d;
@@ -35,4 +33,10 @@ fn momentum(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
   var step = b;
   if (NESTEROV == 1u) { step = d + p.momentum * b; }
   param[i] = x - p.lr * step;
+}
+
+@compute @workgroup_size(64)
+fn momentum(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  // lanes stride over the items: see gridStride (engine.ts)
+  for (var i = gid.x + gid.y * nwg.x * 64u; i < p.n; i += nwg.x * nwg.y * 64u) { momentum_item(i); }
 }

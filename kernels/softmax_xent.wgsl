@@ -86,12 +86,15 @@ fn backward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id)
   }
 }
 
-@compute @workgroup_size(64)
-fn onehot(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 64u;
-  if (i >= p.rows * p.cols) { return; }
+fn onehot_item(i: u32) {
   let row = i / p.cols;
   let j = i - row * p.cols;
   let off = p.smoothing / f32(p.cols);
   onehot_out[i] = select(off, 1.0 - p.smoothing + off, j == label_of(row));
+}
+
+@compute @workgroup_size(64)
+fn onehot(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  // lanes stride over the items: see gridStride (engine.ts)
+  for (var i = gid.x + gid.y * nwg.x * 64u; i < p.rows * p.cols; i += nwg.x * nwg.y * 64u) { onehot_item(i); }
 }

@@ -215,6 +215,46 @@ export function grid2d(rows: number, cols: number): [number, number, number] {
   return [Math.ceil(cols / 64), Math.ceil(rows / z), z];
 }
 
+/**
+ * How kernels that loop over their items with a grid stride (gridStride)
+ * spread them: at least `perLane` items per lane, at most `maxGroups`
+ * workgroups. lavapipe pays about half a microsecond per workgroup, more than
+ * an elementwise op costs per 64 items, so there workgroups that each loop
+ * run up to 3× faster than one item per lane; a GPU wants enough lanes in
+ * flight to hide memory latency. The 'grid' probe (ops/elementwise.ts)
+ * measures which; the default is one item per lane.
+ */
+export interface GridStride {
+  perLane: number;
+  maxGroups: number;
+}
+
+let stride: GridStride = { perLane: 1, maxGroups: Infinity };
+
+export function setGridStride(s: GridStride): void {
+  if (!(s.perLane >= 1) || !(s.maxGroups >= 1)) {
+    throw new Error(`sleeve: grid stride needs perLane ≥ 1 and maxGroups ≥ 1, got ${s.perLane} and ${s.maxGroups}`);
+  }
+  stride = { ...s };
+}
+
+export function getGridStride(): GridStride {
+  return { ...stride };
+}
+
+/** Workgroups for `units` of work that each give a lane about `perUnit` items,
+ * spread as setGridStride says (kernels loop over units with a grid stride). */
+export function strideGroups(units: number, perUnit = 1): number {
+  return Math.max(1, Math.min(units, stride.maxGroups, Math.ceil((units * perUnit) / stride.perLane)));
+}
+
+/** Workgroup grid (64 lanes each) for a kernel whose lanes loop over n items
+ * with a stride of all lanes launched: i = gid.x + gid.y · nwg.x · 64, then
+ * i += nwg.x · nwg.y · 64. */
+export function gridStride(n: number): [number, number, number] {
+  return grid1d(strideGroups(Math.ceil(n / 64)) * 64, 64);
+}
+
 /** Workgroup grid for a 1-D problem of n items, folded into y past the per-dimension limit.
  * Kernels recover the flat index as gid.x + gid.y * nwg.x * WG. */
 export function grid1d(n: number, wg: number): [number, number, number] {

@@ -2,6 +2,7 @@
 export { getDevice, adapterInfo, hasSubgroups, setGpuProvider, type AdapterReport, type InitOptions } from './device.js';
 import { getEngine } from './engine.js';
 export { getEngine };
+export { setGridStride, getGridStride, type GridStride } from './engine.js';
 export { Tensor, tensor, empty, tidy, keep, memory, sizeOf, type Shape } from './tensor.js';
 export { grad, backward, noGrad, isGradEnabled, detach, type GradOptions } from './autograd.js';
 export * from './ops/elementwise.js';
@@ -31,7 +32,8 @@ export async function init(opts: InitOptions = {}): Promise<GPUDevice> {
 }
 export {
   tune, tuneShapes, setTuneStore, setMatmulVariant, matmulVariant, matmulStridedVariant, setConvVariant, convVariant, setConvGradVariant, convGradVariant,
-  type TuneResult, type ShapeTuneResult, type TuneStore, type TuneOptions, type MatmulVariant, type ConvVariant, type ConvGradVariant,
+  setGridVariant, gridVariant,
+  type TuneResult, type ShapeTuneResult, type TuneStore, type TuneOptions, type MatmulVariant, type ConvVariant, type ConvGradVariant, type GridVariant,
 } from './tune.js';
 import type { KernelTime } from './profiler.js';
 export type { KernelTime };

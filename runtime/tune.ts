@@ -5,12 +5,16 @@
 // how to run one, how to select one); tune() times the candidates on this
 // adapter and keeps the fastest.
 import { adapterInfo, hasSubgroups } from './device.js';
-import { getEngine } from './engine.js';
+import { getEngine, getGridStride, setGridStride, type GridStride } from './engine.js';
 import { K } from './kernels.js';
 
 export type MatmulVariant = 'blocked' | 'tiled' | 'tiled128' | 'subgroup' | 'subgroup4';
 export type ConvVariant = 'plain' | 'subgroup' | 'subgroup16';
 export type ConvGradVariant = 'direct' | 'tiled';
+/** How elementwise kernels spread their items (engine.ts gridStride): one per
+ * lane, or at least 4 (at most 16384 workgroups) or 16 (at most 4096) items
+ * per lane. */
+export type GridVariant = 'lane' | 'stride4' | 'stride16';
 
 export interface TuneResult {
   adapter: string;
@@ -116,6 +120,24 @@ export function convGradVariant(): ConvGradVariant {
 export function setConvGradVariant(v: ConvGradVariant): void {
   choice.convGrad = v;
   forceFamilies('conv-grad');
+}
+
+const GRID_STRIDES: Record<GridVariant, GridStride> = {
+  lane: { perLane: 1, maxGroups: Infinity },
+  stride4: { perLane: 4, maxGroups: 16384 },
+  stride16: { perLane: 16, maxGroups: 4096 },
+};
+export const GRID_VARIANTS = Object.keys(GRID_STRIDES) as GridVariant[];
+
+export function gridVariant(): GridVariant {
+  const now = getGridStride();
+  return GRID_VARIANTS.find((v) => GRID_STRIDES[v].perLane === now.perLane && GRID_STRIDES[v].maxGroups === now.maxGroups) ?? 'lane';
+}
+
+/** Force how elementwise kernels spread their items (benchmarks compare them). */
+export function setGridVariant(v: GridVariant): void {
+  if (!(v in GRID_STRIDES)) throw new Error(`sleeve: setGridVariant: '${v}' is not one of ${GRID_VARIANTS.join(', ')}`);
+  setGridStride(GRID_STRIDES[v]);
 }
 
 /** An op offers candidates; the first is the default until tune() runs. */

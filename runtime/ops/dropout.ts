@@ -3,7 +3,7 @@
 // gradient is the same op with the same seed applied to g, which is linear in
 // g and therefore differentiable again.
 import { record } from '../autograd.js';
-import { getEngine, grid1d } from '../engine.js';
+import { getEngine, gridStride } from '../engine.js';
 import { K } from '../kernels.js';
 import { empty, type Tensor } from '../tensor.js';
 import { affine } from './elementwise.js';
@@ -31,7 +31,7 @@ function masked(x: Tensor, p: number, seed: number): Tensor {
       buffers: { x: x.buffer, out: out.buffer },
       // p = 1 drops everything; scale 0 avoids an infinite factor.
       uniforms: { n: x.size, seed, keep: 1 - p, scale: p < 1 ? 1 / (1 - p) : 0 },
-      workgroups: grid1d(x.size, 64),
+      workgroups: gridStride(x.size),
     });
   }
   return record(out, 'dropout', [x], (g) => [masked(g, p, seed)]);

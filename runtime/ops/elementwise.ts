@@ -1,7 +1,8 @@
 // Elementwise arithmetic with broadcasting, and the unary functions.
 // Backward rules use these same ops, so they can be differentiated again.
 import { record, bindAutogradOps } from '../autograd.js';
-import { grid1d, grid2d, getEngine, MAX_ROW_2D } from '../engine.js';
+import { grid2d, getEngine, gridStride, MAX_ROW_2D } from '../engine.js';
+import { GRID_VARIANTS, registerProbe, setGridVariant, type GridVariant } from '../tune.js';
 import { K } from '../kernels.js';
 import { empty, sameShape, type Tensor } from '../tensor.js';
 import { broadcastShapes, broadcastStrides, checkRank, pad8 } from './util.js';
@@ -25,7 +26,7 @@ function binaryRaw(op: BinOp, a: Tensor, b: Tensor): Tensor {
         entry: 'same', constants: { OP: BIN[op] },
         buffers: { a: rowsOf(a, r, 1), b: rowsOf(b, r, 1), out: rowsOf(out, r, 1) },
         uniforms: { n: r.count, rank: 0, out_shape: [], a_strides: [], b_strides: [] },
-        workgroups: grid1d(r.count, 64),
+        workgroups: gridStride(r.count),
       });
     }
     return out;
@@ -49,7 +50,7 @@ function binaryRaw(op: BinOp, a: Tensor, b: Tensor): Tensor {
         n: r.count * outRow, rank: shape.length, out_shape: pad8([r.count, ...shape.slice(1)]),
         a_strides: pad8(aStrides), b_strides: pad8(bStrides),
       },
-      workgroups: twoD ? grid2d(r.count, outRow) : grid1d(r.count * outRow, 64),
+      workgroups: twoD ? grid2d(r.count, outRow) : gridStride(r.count * outRow),
     });
   }
   return out;
@@ -70,7 +71,7 @@ export function unaryRaw(op: UnOp, x: Tensor, alpha = 0, beta = 0): Tensor {
       constants: { OP: UN[op] },
       buffers: { x: rowsOf(x, r, 1), out: rowsOf(out, r, 1) },
       uniforms: { n: r.count, alpha, beta },
-      workgroups: grid1d(r.count, 64),
+      workgroups: gridStride(r.count),
     });
   }
   return out;
@@ -265,7 +266,7 @@ export function full(shape: readonly number[], value: number): Tensor {
       constants: { DIST: 3 },
       buffers: { out: rowsOf(out, r, 1) },
       uniforms: { n: r.count, seed: 0, lo: value, hi: 0 },
-      workgroups: grid1d(r.count, 64),
+      workgroups: gridStride(r.count),
     });
   }
   return out;
@@ -288,3 +289,16 @@ export function onesLike(t: Tensor): Tensor {
 }
 
 bindAutogradOps(add, (shape) => ones(shape));
+
+// The tuner's probe for how elementwise work is spread (engine.ts gridStride):
+// an affine map over 2^20 floats. On lavapipe one item per lane spends most
+// of its time starting workgroups.
+registerProbe('grid', {
+  variants: GRID_VARIANTS,
+  run: () => {
+    const x = full([1 << 20], 1);
+    unaryRaw('affine', x, 2, 1).dispose();
+    x.dispose();
+  },
+  select: (v) => setGridVariant(v as GridVariant),
+});

@@ -2,7 +2,7 @@
 // with class-index targets). The loss has a fused kernel each way; when the
 // graph is kept, its gradient is composed from differentiable ops instead.
 import { isGradEnabled, noGrad, record } from '../autograd.js';
-import { getEngine, grid1d } from '../engine.js';
+import { getEngine, grid1d, gridStride } from '../engine.js';
 import { K } from '../kernels.js';
 import { empty, tensor, view, type Tensor } from '../tensor.js';
 import { div, exp, log, mul, sub } from './elementwise.js';
@@ -107,7 +107,7 @@ function composedGrad(g: Tensor, logits: Tensor, labels: Tensor, eps: number): T
     getEngine().dispatch(K.softmaxXent, {
       entry: 'onehot',
       buffers: { labels: labels.buffer, onehot_out: target.buffer },
-      uniforms: uniforms(logits, eps), workgroups: grid1d(target.size, 64),
+      uniforms: uniforms(logits, eps), workgroups: gridStride(target.size),
     });
   }
   return mul(sub(softmax(logits, 1), target), reshape(g, [logits.shape[0], 1]));

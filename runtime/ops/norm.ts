@@ -3,7 +3,7 @@
 // dbias in one dispatch) on a plain backward pass; when the graph is kept the
 // rule is composed from differentiable ops instead, so grad-of-grad works.
 import { isGradEnabled, record } from '../autograd.js';
-import { getEngine, grid1d } from '../engine.js';
+import { getEngine, grid1d, gridStride } from '../engine.js';
 import { K } from '../kernels.js';
 import { empty, tidy, type Tensor } from '../tensor.js';
 import { registerProbe } from '../tune.js';
@@ -140,7 +140,7 @@ export function batchNorm2d(
       e.dispatch(K.batchnorm, {
         entry: 'eval_forward', constants: { AFFINE },
         buffers: { x: xr, ...affine(xr), y: rowsOf(y, r, row), mean_in: mu.buffer, var_in: va.buffer },
-        uniforms: { ...uniforms, n_batch: r.count }, workgroups: grid1d(r.count * row, 64),
+        uniforms: { ...uniforms, n_batch: r.count }, workgroups: gridStride(r.count * row),
       });
     }
   };
@@ -240,7 +240,7 @@ function fusedBackward(g: Tensor, x: Tensor, weight: Tensor | null, mu: Tensor, 
           x: xr, weight: weight?.buffer ?? xr, g: rowsOf(g, r, row), mean_in: mu.buffer, var_in: va.buffer,
           dbias: db.buffer, dweight: dw.buffer, dx: rowsOf(dx, r, row),
         },
-        uniforms: { ...base, n_batch: r.count }, workgroups: grid1d(r.count * row, 64),
+        uniforms: { ...base, n_batch: r.count }, workgroups: gridStride(r.count * row),
       });
     }
     return [dx, dw, db];

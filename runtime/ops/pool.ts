@@ -4,7 +4,7 @@
 // the gradient at the indices. Both are recorded ops, each the other's
 // gradient, so pooling is closed under differentiation.
 import { needsGrad, record } from '../autograd.js';
-import { getEngine, grid1d } from '../engine.js';
+import { getEngine, grid1d, gridStride, strideGroups } from '../engine.js';
 import { K } from '../kernels.js';
 import { empty, view, type Tensor } from '../tensor.js';
 import { zeros } from './elementwise.js';
@@ -56,11 +56,12 @@ function isPlain2x2(inShape: readonly number[], geo: PoolGeometry): boolean {
   return kh === 2 && kw === 2 && sh === 2 && sw === 2 && ph === 0 && pw === 0 && inShape[2] % 2 === 0;
 }
 
-/** Workgroups of a `_2x2` entry: ROWS_2X2 (4) rows per lane row, as many lane
- * rows as min(out_w, 64) columns leave room for in 64 lanes. */
+/** Workgroups of a `_2x2` entry, which loop over blocks of ROWS_2X2 (4) rows
+ * per lane row, as many lane rows as min(out_w, 64) columns leave room for in
+ * 64 lanes: a block gives each lane at least 4 outputs (gridStride's rule). */
 function rowsGrid(rows: number, outW: number): [number, number, number] {
   const perGroup = 4 * Math.floor(64 / Math.min(outW, 64));
-  return grid1d(Math.ceil(rows / perGroup), 1);
+  return grid1d(strideGroups(Math.ceil(rows / perGroup), 4), 1);
 }
 
 /**
@@ -81,7 +82,7 @@ function byPlanes(op: string, inShape: readonly number[], outShape: readonly num
     getEngine().dispatch(K.maxpool, {
       ...make(of(inPlane), of(outPlane)),
       uniforms: uniforms(shapeIn, shapeOut, geo),
-      workgroups: per === 'rows' ? rowsGrid(r.count * outShape[2], outShape[3]) : grid1d(r.count * (per === 'in' ? inPlane : outPlane), 64),
+      workgroups: per === 'rows' ? rowsGrid(r.count * outShape[2], outShape[3]) : gridStride(r.count * (per === 'in' ? inPlane : outPlane)),
     });
   }
 }

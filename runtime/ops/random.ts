@@ -1,6 +1,6 @@
 // Seeded random tensors. Without an explicit seed, numbers come from a
 // global generator that manualSeed() resets (like torch.manual_seed).
-import { grid1d, getEngine } from '../engine.js';
+import { getEngine, gridStride } from '../engine.js';
 import { K } from '../kernels.js';
 import { empty, type Shape, type Tensor } from '../tensor.js';
 
@@ -26,7 +26,7 @@ export function fillRandom(shape: Shape, dist: 0 | 1 | 2, lo: number, hi: number
     constants: { DIST: dist },
     buffers: { out: out.buffer },
     uniforms: { n: out.size, seed: seed ?? nextSeed(), lo, hi },
-    workgroups: grid1d(out.size, 64),
+    workgroups: gridStride(out.size),
   });
   return out;
 }

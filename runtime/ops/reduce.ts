@@ -1,6 +1,6 @@
 // Reductions over axes: sum, mean, max; sumTo undoes a broadcast.
 import { record } from '../autograd.js';
-import { grid1d, getEngine } from '../engine.js';
+import { grid1d, getEngine, gridStride } from '../engine.js';
 import { K } from '../kernels.js';
 import { empty, Tensor, type Shape } from '../tensor.js';
 import { checkRank, contiguousStrides, normAxis, pad8 } from './util.js';
@@ -84,7 +84,7 @@ function reduceRange(op: 0 | 1, x: GPUBuffer | GPUBufferBinding, shape: number[]
     constants: { OP: op },
     buffers: { x, out: out.buffer },
     uniforms: { ...uniforms, chunk_len: wide ? nRed : 0, n_chunks: wide ? 1 : 0 },
-    workgroups: wide ? grid1d(nOut, 1) : grid1d(nOut, 64),
+    workgroups: wide ? grid1d(nOut, 1) : gridStride(nOut),
   });
   return out;
 }

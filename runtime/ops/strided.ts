@@ -1,6 +1,6 @@
 // The strided copy behind permute, broadcast, slice, pad and asStrided (one
 // kernel, layout.wgsl). Internal: the public ops are in shape.ts and frames.ts.
-import { grid1d, getEngine } from '../engine.js';
+import { getEngine, gridStride } from '../engine.js';
 import { K } from '../kernels.js';
 import { empty, type Tensor } from '../tensor.js';
 import { checkRank, pad8 } from './util.js';
@@ -32,7 +32,7 @@ export function gather(x: Tensor, g: Gather): Tensor {
         out_shape: pad8([r.count, ...g.outShape.slice(1)]), in_strides: pad8(g.strides),
         lo: pad8(g.lo ?? g.outShape.map(() => 0)), extent: pad8(g.extent ?? g.outShape),
       },
-      workgroups: grid1d(r.count * row, 64),
+      workgroups: gridStride(r.count * row),
     });
   }
   return out;

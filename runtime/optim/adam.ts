@@ -1,7 +1,7 @@
 // Adam (torch.optim.Adam) and, with `decoupled`, AdamW (torch.optim.AdamW):
 // one fused kernel per parameter updates the parameter and both moments in
 // place. Bias corrections are computed here in f64 and passed as uniforms.
-import { getEngine, grid1d } from '../engine.js';
+import { getEngine, gridStride } from '../engine.js';
 import { K } from '../kernels.js';
 import type { Tensor } from '../tensor.js';
 import { Optimizer, checkRange, type Hyper } from './optimizer.js';
@@ -59,7 +59,7 @@ export class Adam extends Optimizer {
           n: p.size, lr: this.lr, beta1: b1, beta2: b2, eps: this.eps, weight_decay: this.weightDecay,
           step_size: this.lr / (1 - b1 ** t), bc2_sqrt: Math.sqrt(1 - b2 ** t),
         },
-        workgroups: grid1d(p.size, 64),
+        workgroups: gridStride(p.size),
       });
     }
   }

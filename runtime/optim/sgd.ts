@@ -1,6 +1,6 @@
 // SGD with optional momentum, dampening, Nesterov and L2 weight decay
 // (torch.optim.SGD's formulas), one fused in-place kernel per parameter.
-import { getEngine, grid1d } from '../engine.js';
+import { getEngine, gridStride } from '../engine.js';
 import { K } from '../kernels.js';
 import type { Tensor } from '../tensor.js';
 import { Optimizer, checkRange, type Hyper } from './optimizer.js';
@@ -55,13 +55,13 @@ export class SGD extends Optimizer {
         weight_decay: this.weightDecay, first: first ? 1 : 0,
       };
       if (this.momentum === 0) {
-        e.dispatch(K.sgd, { entry: 'plain', buffers: { param: p.buffer, grad: g.buffer }, uniforms, workgroups: grid1d(p.size, 64) });
+        e.dispatch(K.sgd, { entry: 'plain', buffers: { param: p.buffer, grad: g.buffer }, uniforms, workgroups: gridStride(p.size) });
       } else {
         const buf = this.stateTensor(i, 'momentum_buffer');
         e.dispatch(K.sgd, {
           entry: 'momentum', constants: { NESTEROV: this.nesterov ? 1 : 0 },
           buffers: { param: p.buffer, grad: g.buffer, momentum_buf: buf.buffer }, uniforms,
-          workgroups: grid1d(p.size, 64),
+          workgroups: gridStride(p.size),
         });
       }
     }
