@@ -18,6 +18,9 @@ done
 for v in conv=plain conv=subgroup conv=subgroup16 conv-grad=direct conv-grad=tiled; do
   bench --quick --engines sleeve --filter conv,critic --variant $v >> "$out/variants.txt" 2>&1
 done
+for v in lane stride4 stride16; do
+  bench --quick --engines sleeve --filter maxpool,batchnorm,features --variant grid=$v >> "$out/variants.txt" 2>&1
+done
 # the training steps with kernels tuned per shape (tuneShapes), against the adapter-wide choice above
 bench --quick --engines sleeve --filter step,generator --tune-shapes >> "$out/variants.txt" 2>&1
 grep -h "^[a-z].* — \|sleeve  \|forced\|tuned" "$out/variants.txt" | cut -c1-200
