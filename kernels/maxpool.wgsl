@@ -1,15 +1,17 @@
 // 2-D max pooling over NCHW planes, and the two linear maps its gradients need.
-// forward:  one invocation per output: the max of its window (padding never
-//           wins) and the argmax as a flat index h·W + w within the input
-//           plane, stored as f32 (exact below 2^24).
-// backward: one invocation per INPUT element: it sums the gradients of the
-//           windows that cover it and chose it. A gather, so no atomics and
-//           the result does not depend on scheduling.
+// Lanes stride over their items (engine.ts gridStride).
+// forward:  per output: the max of its window (padding never wins) and the
+//           argmax as a flat index h·W + w within the input plane, stored as
+//           f32 (exact below 2^24).
+// backward: per INPUT element: it sums the gradients of the windows that
+//           cover it and chose it. A gather, so no atomics and the result
+//           does not depend on scheduling.
 //           SEARCH_ALL = 1 (geometry unknown) looks at every output of the plane.
-// forward_2x2, backward_2x2: the same maps for the common 2×2 window with
-//           stride 2, no padding and an even input height (see below).
-// gather:   one invocation per output: out = g_in[argmax], the adjoint of
-//           backward (its gradient, and the forward with fixed indices).
+// forward_2x2, forward_2x2_pairs, backward_2x2: the same maps for the common
+//           2×2 window with stride 2, no padding and an even input height
+//           (see below).
+// gather:   per output: out = g_in[argmax], the adjoint of backward (its
+//           gradient, and the forward with fixed indices).
 override SEARCH_ALL: u32 = 0u;
 // forward: 0 when nothing will read the argmax (no gradient, no caller asking):
 // one store in three fewer; idx_out is then a stand-in.
@@ -37,9 +39,13 @@ struct Params {
 @group(0) @binding(4) var<storage, read> idx: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(6) var<uniform> p: Params;
+// x again, for forward_2x2_pairs: whole windows' rows as vec4 and vec2 loads
+@group(0) @binding(7) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(8) var<storage, read> x2: array<vec2<f32>>;
 
-// Bit test, not x != x: the driver's compiler may assume no NaNs and fold that away.
-fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+// Bit test, not v != v: the driver's compiler may assume no NaNs and fold that
+// away. (Not named x: the binding reflection would count it as a use of x.)
+fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
 
 // v takes the window's maximum from best, visited in row-major order: the
 // first maximum wins ties, a NaN propagates (as torch does).
@@ -144,17 +150,18 @@ const ROWS_2X2: u32 = 4u;
 
 struct Rows2x2 { first: u32, end: u32, step: u32, col: u32, cols: u32 }
 
-// Output rows per block: ROWS_2X2 per row of lanes.
-fn block_rows_2x2() -> u32 { return ROWS_2X2 * (64u / min(p.out_w, 64u)); }
+// A row of output is `units` columns of work: outputs, or pairs of outputs
+// (forward_2x2_pairs). Rows per block: ROWS_2X2 per row of lanes.
+fn block_rows_2x2(units: u32) -> u32 { return ROWS_2X2 * (64u / min(units, 64u)); }
 
 // Blocks of rows: a workgroup takes blocks wid, wid + workgroups, … (the
 // grid stride of gridStride, engine.ts, over blocks instead of items).
-fn blocks_2x2() -> u32 { return (p.n_out / p.out_w + block_rows_2x2() - 1u) / block_rows_2x2(); }
+fn blocks_2x2(units: u32) -> u32 { return (p.n_out / p.out_w + block_rows_2x2(units) - 1u) / block_rows_2x2(units); }
 
-fn rows_2x2(blk: u32, li: u32) -> Rows2x2 {
-  let cols = min(p.out_w, 64u);
+fn rows_2x2(blk: u32, li: u32, units: u32) -> Rows2x2 {
+  let cols = min(units, 64u);
   let lane_rows = 64u / cols;
-  let per_group = block_rows_2x2();
+  let per_group = block_rows_2x2(units);
   let rows = p.n_out / p.out_w;
   let r0 = blk * per_group;
   // lanes past cols · lane_rows get an empty range
@@ -162,34 +169,70 @@ fn rows_2x2(blk: u32, li: u32) -> Rows2x2 {
   return Rows2x2(first, min(r0 + per_group, rows), lane_rows, li % cols, cols);
 }
 
+// The window's maximum and its position 0…3 in row-major order (see beats).
+struct Win { best: f32, at: u32 }
+
+fn window_2x2(v0: f32, v1: f32, v2: f32, v3: f32) -> Win {
+  var w = Win(v0, 0u);
+  if (beats(v1, w.best)) { w = Win(v1, 1u); }
+  if (beats(v2, w.best)) { w = Win(v2, 2u); }
+  if (beats(v3, w.best)) { w = Win(v3, 3u); }
+  return w;
+}
+
+// Output o of window column ow (stacked row r) and its argmax in the plane.
+fn store_2x2(o: u32, r: u32, ow: u32, w: Win) {
+  out[o] = w.best;
+  if (WITH_INDICES == 1u) {
+    let row0 = 2u * (r % p.out_h) * p.in_w + 2u * ow;
+    idx_out[o] = f32(row0 + (w.at & 1u) + (w.at >> 1u) * p.in_w);
+  }
+}
+
 @compute @workgroup_size(64)
 fn forward_2x2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) li: u32) {
-  for (var blk = wid.x + wid.y * nwg.x; blk < blocks_2x2(); blk += nwg.x * nwg.y) {
-    let rr = rows_2x2(blk, li);
+  for (var blk = wid.x + wid.y * nwg.x; blk < blocks_2x2(p.out_w); blk += nwg.x * nwg.y) {
+    let rr = rows_2x2(blk, li, p.out_w);
     for (var r = rr.first; r < rr.end; r += rr.step) {
-      let top = 2u * r * p.in_w;                  // the window's first input row, stacked
-      let in_plane = 2u * (r % p.out_h) * p.in_w; // the same row within its plane
+      let top = 2u * r * p.in_w; // the window's first input row, stacked
       for (var ow = rr.col; ow < p.out_w; ow += rr.cols) {
         let j = top + 2u * ow;
-        // row-major window order (see beats)
-        var best = x[j];
-        var arg = 0u;
-        let v1 = x[j + 1u];
-        let v2 = x[j + p.in_w];
-        let v3 = x[j + p.in_w + 1u];
-        var take = beats(v1, best);
-        best = select(best, v1, take);
-        arg = select(arg, 1u, take);
-        take = beats(v2, best);
-        best = select(best, v2, take);
-        arg = select(arg, p.in_w, take);
-        take = beats(v3, best);
-        best = select(best, v3, take);
-        arg = select(arg, p.in_w + 1u, take);
+        store_2x2(r * p.out_w + ow, r, ow, window_2x2(x[j], x[j + 1u], x[j + p.in_w], x[j + p.in_w + 1u]));
+      }
+    }
+  }
+}
+
+// The same for an even input width, a lane taking two neighbouring windows:
+// their top row is 4 floats at a multiple of 4 (2·r·in_w), one vec4 load; the
+// bottom row, in_w further, two vec2 loads. On lavapipe each load is a loop
+// over the lanes, so fewer, wider loads are what pays (≈1.2× over
+// forward_2x2). An odd out_w leaves a last window alone: its lane loads vec2s
+// and reads nothing past its row.
+@compute @workgroup_size(64)
+fn forward_2x2_pairs(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                     @builtin(local_invocation_index) li: u32) {
+  let units = (p.out_w + 1u) / 2u;
+  for (var blk = wid.x + wid.y * nwg.x; blk < blocks_2x2(units); blk += nwg.x * nwg.y) {
+    let rr = rows_2x2(blk, li, units);
+    for (var r = rr.first; r < rr.end; r += rr.step) {
+      let top = 2u * r * p.in_w;
+      for (var u = rr.col; u < units; u += rr.cols) {
+        let j = top + 4u * u;
+        let jb = (j + p.in_w) / 2u;
+        let ow = 2u * u;
         let o = r * p.out_w + ow;
-        out[o] = best;
-        if (WITH_INDICES == 1u) { idx_out[o] = f32(in_plane + 2u * ow + arg); }
+        let b01 = x2[jb];
+        if (ow + 1u < p.out_w) {
+          let a = x4[j / 4u];
+          let b23 = x2[jb + 1u];
+          store_2x2(o, r, ow, window_2x2(a.x, a.y, b01.x, b01.y));
+          store_2x2(o + 1u, r, ow + 1u, window_2x2(a.z, a.w, b23.x, b23.y));
+        } else {
+          let a = x2[j / 2u];
+          store_2x2(o, r, ow, window_2x2(a.x, a.y, b01.x, b01.y));
+        }
       }
     }
   }
@@ -201,8 +244,8 @@ fn forward_2x2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
 @compute @workgroup_size(64)
 fn backward_2x2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(local_invocation_index) li: u32) {
-  for (var blk = wid.x + wid.y * nwg.x; blk < blocks_2x2(); blk += nwg.x * nwg.y) {
-    let rr = rows_2x2(blk, li);
+  for (var blk = wid.x + wid.y * nwg.x; blk < blocks_2x2(p.out_w); blk += nwg.x * nwg.y) {
+    let rr = rows_2x2(blk, li, p.out_w);
     let odd = p.in_w > 2u * p.out_w;
     for (var r = rr.first; r < rr.end; r += rr.step) {
       let top = 2u * r * p.in_w;

@@ -270,9 +270,12 @@ describe('maxPool2d', () => {
     { shape: [2, 3, 7, 9], k: [2, 2], s: [2, 2], p: [0, 0] }, // floor mode drops the last row and column
     { shape: [2, 2, 11, 6], k: [3, 2], s: [1, 2], p: [1, 0] },
     { shape: [1, 3, 13, 13], k: [5, 5], s: [3, 3], p: [2, 2] },
-    // 2×2, stride 2, even height: the `_2x2` entries (whole output rows), odd and even widths
+    // 2×2, stride 2, even height: the `_2x2` entries (whole output rows), odd
+    // and even widths (an even one reads pairs of windows: an odd number of
+    // windows leaves the last alone)
     { shape: [2, 3, 8, 9], k: [2, 2], s: [2, 2], p: [0, 0] },
     { shape: [3, 2, 6, 10], k: [2, 2], s: [2, 2], p: [0, 0] },
+    { shape: [2, 3, 4, 8], k: [2, 2], s: [2, 2], p: [0, 0] },
   ];
   const geoOf = (c: (typeof cases)[number]): PoolGeometry => ({ kernel: c.k, stride: c.s, padding: c.p });
 
@@ -311,6 +314,10 @@ describe('maxPool2d', () => {
     // rows of 3 (21 rows of lanes per workgroup, the last workgroup partial)
     { shape: [2, 3, 38, 258], k: [2, 2] as [number, number], s: [2, 2] as [number, number], p: [0, 0] as [number, number] },
     { shape: [5, 7, 20, 7], k: [2, 2] as [number, number], s: [2, 2] as [number, number], p: [0, 0] as [number, number] },
+    // even widths (forward_2x2_pairs): rows of 3 pairs (21 rows of lanes), and
+    // of 65 pairs, the last a window alone
+    { shape: [5, 7, 20, 12], k: [2, 2] as [number, number], s: [2, 2] as [number, number], p: [0, 0] as [number, number] },
+    { shape: [3, 2, 6, 258], k: [2, 2] as [number, number], s: [2, 2] as [number, number], p: [0, 0] as [number, number] },
   ];
   for (const c of gridCases) {
     test(`forward and backward over many or wide planes ${JSON.stringify(c.shape)}`, async () => {

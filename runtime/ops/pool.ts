@@ -57,10 +57,11 @@ function isPlain2x2(inShape: readonly number[], geo: PoolGeometry): boolean {
 }
 
 /** Workgroups of a `_2x2` entry, which loop over blocks of ROWS_2X2 (4) rows
- * per lane row, as many lane rows as min(out_w, 64) columns leave room for in
- * 64 lanes: a block gives each lane at least 4 outputs (gridStride's rule). */
-function rowsGrid(rows: number, outW: number): [number, number, number] {
-  const perGroup = 4 * Math.floor(64 / Math.min(outW, 64));
+ * per lane row, as many lane rows as min(units, 64) columns of work (outputs,
+ * or pairs of them) leave room for in 64 lanes: a block gives each lane at
+ * least 4 units (gridStride's rule). */
+function rowsGrid(rows: number, units: number): [number, number, number] {
+  const perGroup = 4 * Math.floor(64 / Math.min(units, 64));
   return grid1d(strideGroups(Math.ceil(rows / perGroup), 4), 1);
 }
 
@@ -70,7 +71,7 @@ function rowsGrid(rows: number, outW: number): [number, number, number] {
  * runs one invocation per output element, or per input element ('in'), or
  * takes whole output rows ('rows', the `_2x2` entries).
  */
-function byPlanes(op: string, inShape: readonly number[], outShape: readonly number[], geo: PoolGeometry, per: 'in' | 'out' | 'rows',
+function byPlanes(op: string, inShape: readonly number[], outShape: readonly number[], geo: PoolGeometry, per: 'in' | 'out' | 'rows' | 'pairs',
   make: (inPlanes: Bind, outPlanes: Bind) => { entry: string; constants?: Record<string, number>; buffers: Record<string, GPUBuffer | GPUBufferBinding> }): void {
   const planes = inShape[0] * inShape[1];
   const inPlane = inShape[2] * inShape[3], outPlane = outShape[2] * outShape[3];
@@ -82,7 +83,9 @@ function byPlanes(op: string, inShape: readonly number[], outShape: readonly num
     getEngine().dispatch(K.maxpool, {
       ...make(of(inPlane), of(outPlane)),
       uniforms: uniforms(shapeIn, shapeOut, geo),
-      workgroups: per === 'rows' ? rowsGrid(r.count * outShape[2], outShape[3]) : gridStride(r.count * (per === 'in' ? inPlane : outPlane)),
+      workgroups: per === 'rows' || per === 'pairs'
+        ? rowsGrid(r.count * outShape[2], per === 'pairs' ? Math.ceil(outShape[3] / 2) : outShape[3])
+        : gridStride(r.count * (per === 'in' ? inPlane : outPlane)),
     });
   }
 }
@@ -115,10 +118,15 @@ function pooled(x: Tensor, kernelSize: Pair, opts: MaxPoolOptions, wantIndices: 
   if (out.size > 0) {
     const standIn = indices ? null : empty([1]);
     const plain = isPlain2x2(x.shape, geo);
-    byPlanes('maxPool2d', x.shape, outShape, geo, plain ? 'rows' : 'out', (inPlanes, outPlanes) => ({
-      entry: plain ? 'forward_2x2' : 'forward', constants: { WITH_INDICES: indices ? 1 : 0 },
-      buffers: { x: inPlanes(x), out: outPlanes(out), idx_out: indices ? outPlanes(indices) : standIn!.buffer },
-    }));
+    // an even width puts every window row pair on vec2 (bottom) and vec4 (top) boundaries
+    const pairs = plain && x.shape[3] % 2 === 0;
+    byPlanes('maxPool2d', x.shape, outShape, geo, pairs ? 'pairs' : plain ? 'rows' : 'out', (inPlanes, outPlanes) => {
+      const xs = inPlanes(x);
+      return {
+        entry: pairs ? 'forward_2x2_pairs' : plain ? 'forward_2x2' : 'forward', constants: { WITH_INDICES: indices ? 1 : 0 },
+        buffers: { ...(pairs ? { x4: xs, x2: xs } : { x: xs }), out: outPlanes(out), idx_out: indices ? outPlanes(indices) : standIn!.buffer },
+      };
+    });
     standIn?.dispose();
   }
   if (indices) {
