@@ -80,16 +80,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 }
 
 // Rank 2 on a 2-D grid: x runs along a row, y (folded into z past the grid
-// limit) over rows, so no index is divided (STFT framing, per-row scales).
+// limit) strides over rows (gridStride2d, engine.ts), so no index is divided
+// (STFT framing, per-row scales).
 @compute @workgroup_size(64)
 fn rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let r = gid.y + gid.z * nwg.y;
   let j = gid.x;
   let cols = p.out_shape[0].y;
-  if (j >= cols || r >= p.out_shape[0].x) { return; }
-  let ia = r * p.a_strides[0].x + j * p.a_strides[0].y;
-  let ib = r * p.b_strides[0].x + j * p.b_strides[0].y;
-  out[r * cols + j] = apply(a[ia], b[ib]);
+  if (j >= cols) { return; }
+  for (var r = gid.y + gid.z * nwg.y; r < p.out_shape[0].x; r += nwg.y * nwg.z) {
+    let ia = r * p.a_strides[0].x + j * p.a_strides[0].y;
+    let ib = r * p.b_strides[0].x + j * p.b_strides[0].y;
+    out[r * cols + j] = apply(a[ia], b[ib]);
+  }
 }
 
 // Same shapes, no index arithmetic.

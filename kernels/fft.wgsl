@@ -251,19 +251,25 @@ fn ipre(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 }
 
 // |z|² of each complex value (p.n = count).
-@compute @workgroup_size(64)
-fn abs2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 64u;
-  if (i >= p.n) { return; }
+fn abs2_item(i: u32) {
   let z = x[i];
   power[i] = dot(z, z);
 }
 
-// (|z|², 0): a real power spectrum already in complex layout, for irfft.
 @compute @workgroup_size(64)
-fn abs2_complex(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 64u;
-  if (i >= p.n) { return; }
+fn abs2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  // lanes stride over the items: see gridStride (engine.ts)
+  for (var i = gid.x + gid.y * nwg.x * 64u; i < p.n; i += nwg.x * nwg.y * 64u) { abs2_item(i); }
+}
+
+// (|z|², 0): a real power spectrum already in complex layout, for irfft.
+fn abs2_complex_item(i: u32) {
   let z = x[i];
   out[i] = vec2<f32>(dot(z, z), 0.0);
+}
+
+@compute @workgroup_size(64)
+fn abs2_complex(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  // lanes stride over the items: see gridStride (engine.ts)
+  for (var i = gid.x + gid.y * nwg.x * 64u; i < p.n; i += nwg.x * nwg.y * 64u) { abs2_complex_item(i); }
 }

@@ -255,6 +255,14 @@ export function gridStride(n: number): [number, number, number] {
   return grid1d(strideGroups(Math.ceil(n / 64)) * 64, 64);
 }
 
+/** The 2-D grid (grid2d) for a kernel whose x covers a row's cols and whose
+ * y·z strides over rows: whole rows of workgroups, as many as gridStride's
+ * rule allows. */
+export function gridStride2d(rows: number, cols: number): [number, number, number] {
+  const x = Math.ceil(cols / 64);
+  return grid2d(Math.max(1, Math.floor(strideGroups(x * rows) / x)), cols);
+}
+
 /** Workgroup grid for a 1-D problem of n items, folded into y past the per-dimension limit.
  * Kernels recover the flat index as gid.x + gid.y * nwg.x * WG. */
 export function grid1d(n: number, wg: number): [number, number, number] {

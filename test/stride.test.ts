@@ -76,6 +76,9 @@ test('every strided kernel gives the same bits with 3 workgroups as with one ite
     outs.push(sl.exp(xt), sl.leakyRelu(xt, 0.2));                                 // unary
     outs.push(sl.add(xt, T(y, X)), sl.div(T(y, X), T(pos, X)));                // binary same
     outs.push(sl.mul(T(x, [3, 85, 13]), T(b3, [85, 1])));                       // binary main (rank 3)
+    outs.push(sl.sub(T(x.subarray(0, 3250), [25, 130]), T(y.subarray(0, 130), [1, 130]))); // binary rows (rank 2)
+    outs.push(sl.windowedFrames(T(x, [3315]), T(y.subarray(0, 130), [130]), 24, 131)); // binary rows (framing)
+    outs.push(sl.complexAbs2(T(x.subarray(0, 3314), [1657, 2])), sl.complexAbs2(T(x.subarray(0, 3314), [1657, 2]), { complex: true })); // fft abs2
     outs.push(sl.full([1001], 2.5), sl.rand([999], { seed: 5 }), sl.randn([997], { seed: 6 })); // fill
     outs.push(sl.permute(xt, [0, 3, 1, 2]), sl.pad(xt, [[0, 0], [1, 0], [2, 1], [0, 3]], -1)); // layout
     outs.push(sl.dropout(xt, 0.3, { seed: 9, training: true }));                // dropout
@@ -113,7 +116,7 @@ test('every strided kernel gives the same bits with 3 workgroups as with one ite
   expect(strided.length).toBe(lane.length);
   strided.forEach((v, i) => expect(Array.from(v), `output ${i}`).toEqual(Array.from(lane[i])));
   const entries = [
-    'unary.wgsl:main', 'binary.wgsl:same', 'binary.wgsl:main', 'fill.wgsl:main', 'layout.wgsl:main', 'dropout.wgsl:main',
+    'unary.wgsl:main', 'binary.wgsl:same', 'binary.wgsl:main', 'binary.wgsl:rows', 'fill.wgsl:main', 'fft.wgsl:abs2', 'fft.wgsl:abs2_complex', 'layout.wgsl:main', 'dropout.wgsl:main',
     'reduce.wgsl:main', 'batchnorm.wgsl:eval_forward', 'batchnorm.wgsl:bwd_apply', 'maxpool.wgsl:forward',
     'maxpool.wgsl:backward', 'maxpool.wgsl:gather', 'maxpool.wgsl:forward_2x2', 'maxpool.wgsl:forward_2x2_pairs',
     'maxpool.wgsl:backward_2x2',

@@ -1,7 +1,7 @@
 // Elementwise arithmetic with broadcasting, and the unary functions.
 // Backward rules use these same ops, so they can be differentiated again.
 import { record, bindAutogradOps } from '../autograd.js';
-import { grid2d, getEngine, gridStride, MAX_ROW_2D } from '../engine.js';
+import { getEngine, gridStride, MAX_ROW_2D, gridStride2d } from '../engine.js';
 import { GRID_VARIANTS, registerProbe, setGridVariant, type GridVariant } from '../tune.js';
 import { K } from '../kernels.js';
 import { empty, sameShape, type Tensor } from '../tensor.js';
@@ -50,7 +50,7 @@ function binaryRaw(op: BinOp, a: Tensor, b: Tensor): Tensor {
         n: r.count * outRow, rank: shape.length, out_shape: pad8([r.count, ...shape.slice(1)]),
         a_strides: pad8(aStrides), b_strides: pad8(bStrides),
       },
-      workgroups: twoD ? grid2d(r.count, outRow) : gridStride(r.count * outRow),
+      workgroups: twoD ? gridStride2d(r.count, outRow) : gridStride(r.count * outRow),
     });
   }
   return out;

@@ -30,7 +30,7 @@
 // spectrum, so R's adjoint halves them and C's adjoint doubles them).
 import { record } from '../autograd.js';
 import { getDevice } from '../device.js';
-import { getEngine, grid1d } from '../engine.js';
+import { getEngine, grid1d, gridStride } from '../engine.js';
 import { K } from '../kernels.js';
 import { empty, sizeOf, type Tensor } from '../tensor.js';
 import { mul } from './elementwise.js';
@@ -275,7 +275,7 @@ export function complexAbs2(X: Tensor, opts: { complex?: boolean } = {}): Tensor
       entry: opts.complex ? 'abs2_complex' : 'abs2',
       buffers: opts.complex ? { x: X.buffer, out: out.buffer } : { x: X.buffer, power: out.buffer },
       uniforms: { n: count, log2n: 0, frames: 0, tw_shift: 0, lp: 0, dir: 1, scale: 1, weight: 1 },
-      workgroups: grid1d(count, 64),
+      workgroups: gridStride(count),
     });
   }
   // d|z|²/dz = 2z (per real component); the zero imaginary part has no gradient

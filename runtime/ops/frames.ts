@@ -4,7 +4,7 @@
 // their inputs at Σ coord·stride for any strides; and a product with a banded
 // matrix (mel filterbanks). None is differentiable: nothing upstream of
 // feature extraction needs a gradient.
-import { grid2d, getEngine, MAX_ROW_2D, gridStride } from '../engine.js';
+import { getEngine, MAX_ROW_2D, gridStride, gridStride2d } from '../engine.js';
 import { K } from '../kernels.js';
 import { empty, sizeOf, tensor, type Tensor } from '../tensor.js';
 import { pad8 } from './util.js';
@@ -56,7 +56,7 @@ export function windowedFrames(x: Tensor, w: Tensor, frames: number, hop: number
     constants: { OP: 2 }, // mul
     buffers: { a: x.buffer, b: w.buffer, out: out.buffer },
     uniforms: { n: out.size, rank: 2, out_shape: pad8([frames, n]), a_strides: pad8([hop, 1]), b_strides: pad8([0, 1]) },
-    workgroups: twoD ? grid2d(frames, n) : gridStride(out.size),
+    workgroups: twoD ? gridStride2d(frames, n) : gridStride(out.size),
   });
   return out;
 }
