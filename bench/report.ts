@@ -21,6 +21,10 @@ export interface Result {
   ratio_vs_sleeve?: number;
   /** --profile: GPU time per kernel in one extra run, largest first. */
   kernels?: { kernel: string; calls: number; ms: number }[];
+  /** --paired: this engine's runs alternated with sleeve's, pair by pair;
+   * each pair's time ratio (this ÷ sleeve): their median and range. Load
+   * that drifts during a run moves both halves of a pair alike. */
+  paired?: { pairs: number; ratio_median: number; ratio_min: number; ratio_max: number };
 }
 
 export interface Skip {
@@ -93,12 +97,16 @@ export function textTable(rep: Report, workloads: Workload[]): string {
 }
 
 /** The same table in Markdown (for bench/RESULTS.md). */
+/** ' (paired 2.91×, 2.70–3.12× over 10)' after the ratio, when --paired ran. */
+export const pairedCell = (r: Result): string =>
+  r.paired ? ` (paired ${fmtRatio(r.paired.ratio_median)}, ${fmtRatio(r.paired.ratio_min)}–${fmtRatio(r.paired.ratio_max)} over ${r.paired.pairs})` : '';
+
 export function markdownTable(rep: Report, workloads: Workload[]): string {
   const out = ['| workload | engine | median ms | min–max ms | runs | rate | ÷ sleeve | check |', '|---|---|---:|---:|---:|---:|---:|---|'];
   for (const w of workloads) {
     for (const r of rep.results.filter((x) => x.workload === w.name)) {
       const check = r.check.startsWith('FAILED') ? `**${r.check}**` : r.check;
-      out.push(`| ${w.name} | ${r.engine} | ${fmtMs(r.median_ms)} | ${fmtMs(r.min_ms)}–${fmtMs(r.max_ms)} | ${runsOf(r)} | ${rate(r)} | ${fmtRatio(r.ratio_vs_sleeve)} | ${check} |`);
+      out.push(`| ${w.name} | ${r.engine} | ${fmtMs(r.median_ms)} | ${fmtMs(r.min_ms)}–${fmtMs(r.max_ms)} | ${runsOf(r)} | ${rate(r)} | ${fmtRatio(r.ratio_vs_sleeve)}${pairedCell(r)} | ${check} |`);
     }
     for (const s of rep.skipped.filter((x) => x.workload === w.name)) out.push(`| ${w.name} | ${s.engine} | — | — | 0 | | | skipped: ${s.reason} |`);
   }

@@ -7,8 +7,8 @@ import { cpus, availableParallelism, loadavg } from 'node:os';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { WORKLOADS, PROBES, InputCache, type Expected } from './workloads.js';
-import { isUnsupported, type Engine, type Samples } from './engine.js';
+import { WORKLOADS, PROBES, InputCache, type Expected, type Workload } from './workloads.js';
+import { isUnsupported, type Engine, type Prepared, type Samples } from './engine.js';
 import { sleeveEngine, unexportedOps } from './sleeve.js';
 import { fmaPeak } from './peak.js';
 import { tfjsEngines } from './tfjs.js';
@@ -37,6 +37,9 @@ const HELP = `usage: npm run bench -- [options]
   --profile        after timing, run sleeve once more with GPU timestamps per kernel (JSON: kernels)
   --tune-shapes    before timing, sleeve tunes its kernels for the workload's own shapes (tuneShapes: one run,
                    then each candidate per op shape; untimed, its duration noted)
+  --paired N       after the timed runs, alternate sleeve's runs with each in-process peer's N times (the
+                   order swapped every pair) and report each pair's ratio, median and range: drifting
+                   load moves both halves of a pair alike (JSON: paired)
   --list           list the workloads and exit`;
 
 interface Opts {
@@ -54,6 +57,7 @@ interface Opts {
   tuneShapes: boolean;
   variant: Record<string, string>;
   quick: boolean;
+  paired: number;
 }
 
 function parseArgs(argv: string[]): Opts | null {
@@ -64,7 +68,7 @@ function parseArgs(argv: string[]): Opts | null {
     const eq = a.indexOf('=');
     const [k, inline] = eq < 0 ? [a.slice(2), undefined] : [a.slice(2, eq), a.slice(eq + 1)];
     if (['quick', 'save', 'markdown', 'profile', 'tune-shapes', 'help', 'list'].includes(k)) o[k] = true;
-    else if (['filter', 'engines', 'runs', 'warmup', 'cap', 'budget', 'json', 'slug', 'variant'].includes(k)) {
+    else if (['filter', 'engines', 'runs', 'warmup', 'cap', 'budget', 'json', 'slug', 'variant', 'paired'].includes(k)) {
       const v = inline ?? argv[++i];
       if (v === undefined) throw new Error(`bench: --${k} needs a value`);
       o[k] = v;
@@ -101,6 +105,7 @@ function parseArgs(argv: string[]): Opts | null {
     tuneShapes: !!o['tune-shapes'],
     variant: Object.fromEntries(String(o.variant ?? '').split(',').filter(Boolean).map((kv) => kv.split('=', 2))),
     quick,
+    paired: Math.floor(num('paired', 0)),
   };
 }
 
@@ -151,6 +156,29 @@ async function measure(p: { check(): Promise<Samples>; run(reps?: number): Promi
     if (performance.now() - t0 + dt > capMs) break; // the next sample would not fit
   }
   return { samples, times, cold: false, batch };
+}
+
+/** Time a and b alternately, `pairs` times (b first every other pair, so
+ * neither always runs on the other's leftovers); each pair's tb ÷ ta. */
+async function pairedRatios(a: Prepared, batchA: number, b: Prepared, batchB: number, pairs: number): Promise<number[]> {
+  const time = async (p: Prepared, batch: number) => {
+    const s = performance.now();
+    await p.run(batch);
+    return (performance.now() - s) / batch;
+  };
+  await a.run(batchA);
+  await b.run(batchB);
+  const ratios: number[] = [];
+  for (let i = 0; i < pairs; i++) {
+    if (i % 2 === 0) {
+      const ta = await time(a, batchA);
+      ratios.push((await time(b, batchB)) / ta);
+    } else {
+      const tb = await time(b, batchB);
+      ratios.push(tb / (await time(a, batchA)));
+    }
+  }
+  return ratios;
 }
 
 /** Compare samples with the f64 reference: |got − ref| ≤ rtol·mag. */
@@ -278,6 +306,30 @@ async function main(): Promise<void> {
       }
     }
     return rates.get(key)!;
+  };
+
+  // --paired: sleeve against each in-process peer whose check passed, if the
+  // pairs fit the peer's cap and the budget.
+  const pairUp = async (w: Workload, data: InputCache, base: Result, rows: Result[]) => {
+    const sl = engines.find((e) => e.name === 'sleeve');
+    for (const r of rows) {
+      const peer = engines.find((e) => e.name === r.engine && e.name !== 'sleeve');
+      if (!sl || !peer || r.check !== 'ok' || r.cold) continue;
+      if ((r.median_ms + base.median_ms) * (o.paired + 1) > capFor(peer.name, o) || performance.now() > deadline) {
+        rep.notes.push(`${w.name}: ${peer.name} not paired: ${o.paired} pairs would not fit its cap or the budget`);
+        continue;
+      }
+      const a = await sl.prepare(w, data), b = await peer.prepare(w, data);
+      try {
+        if (isUnsupported(a) || isUnsupported(b)) continue;
+        const q = await pairedRatios(a, base.batch ?? 1, b, r.batch ?? 1, o.paired);
+        r.paired = { pairs: q.length, ratio_median: median(q), ratio_min: Math.min(...q), ratio_max: Math.max(...q) };
+        console.log(`  paired with sleeve: ${peer.name} ÷ sleeve ${r.paired.ratio_median.toFixed(2)}× (${r.paired.ratio_min.toFixed(2)}–${r.paired.ratio_max.toFixed(2)}×, ${q.length} pairs)`);
+      } finally {
+        if (!isUnsupported(a)) a.dispose();
+        if (!isUnsupported(b)) b.dispose();
+      }
+    }
   };
 
   for (const w of workloads) {
@@ -409,9 +461,10 @@ async function main(): Promise<void> {
       const devErr = deviceErrors.get(r.engine);
       if (devErr) r.check = `FAILED: WebGPU error during the run: ${devErr}`;
     }
-    data.clear();
     const base = rows.find((r) => r.engine === 'sleeve');
     for (const r of rows) if (base) r.ratio_vs_sleeve = r.median_ms / base.median_ms;
+    if (o.paired > 0 && base?.check === 'ok' && !base.cold) await pairUp(w, data, base, rows);
+    data.clear();
     rows.sort((x, y) => (x.engine === 'sleeve' ? -1 : y.engine === 'sleeve' ? 1 : x.median_ms - y.median_ms));
     rep.results.push(...rows);
     for (const r of rows) if (r.check.startsWith('FAILED')) console.log(`  !!! ${r.engine}: ${r.check}`);
