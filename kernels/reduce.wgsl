@@ -98,8 +98,24 @@ fn chunked(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) 
   let base = base_of(o);
   let r0 = c * p.chunk_len;
   let r1 = min(r0 + p.chunk_len, p.n_red);
+  // The innermost reduced axis is walked without division: r = q·inner + j,
+  // j advanced by the stride, the outer axes' offset recomputed only when j
+  // wraps (offset_of divides per axis, and a CPU driver divides lane by lane).
+  let inner = dim(p.red_shape, p.red_rank - 1u);
+  let inner_stride = dim(p.red_strides, p.red_rank - 1u);
+  var q = (r0 + lid.x) / inner;
+  var j = r0 + lid.x - q * inner;
+  var outer = base + offset_of(q * inner);
   var acc = identity();
-  for (var r = r0 + lid.x; r < r1; r += 256u) { acc = combine(acc, x[base + offset_of(r)]); }
+  for (var r = r0 + lid.x; r < r1; r += 256u) {
+    acc = combine(acc, x[outer + j * inner_stride]);
+    j += 256u;
+    if (j >= inner) {
+      q += j / inner;
+      j = j % inner;
+      outer = base + offset_of(q * inner);
+    }
+  }
   part[lid.x] = acc;
   workgroupBarrier();
   for (var s = 128u; s > 0u; s = s >> 1u) {

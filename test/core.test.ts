@@ -122,6 +122,11 @@ describe('reductions', () => {
     [[4099], [0]], // one long row: wide path
     [[300, 7], [1]], // many short rows
     [[2, 3, 5, 7], [3]],
+    // the chunked first stage: H and W merge into one inner axis of 67,600,
+    // 8 chunks per channel that start and end mid-row
+    [[3, 5, 130, 520], [0, 2, 3]],
+    // wide path, axes that do not merge: an inner axis of 7 wraps every step
+    [[300, 5, 3, 7], [0, 3]],
   ];
   for (const [shape, axes] of cases) {
     test(`sum/mean/max [${shape}] over ${axes ? `[${axes}]` : 'all'}`, async () => {

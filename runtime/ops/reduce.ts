@@ -42,6 +42,25 @@ function reduceRaw(op: 0 | 1, x: Tensor, axes: number[]): Tensor {
   return out;
 }
 
+/** Reduced axes that are neighbours in memory (axis a's stride is axis b's
+ * extent times its stride: H and W of NCHW summed per channel) as one axis,
+ * so the kernels walk one long contiguous inner axis and divide less. The
+ * elements and their order are unchanged. */
+export function mergeContiguous(shape: number[], strides: number[]): { shape: number[]; strides: number[] } {
+  const outShape: number[] = [], outStrides: number[] = [];
+  for (let i = 0; i < shape.length; i++) {
+    const last = outShape.length - 1;
+    if (last >= 0 && outStrides[last] === shape[i] * strides[i]) {
+      outShape[last] *= shape[i];
+      outStrides[last] = strides[i];
+    } else {
+      outShape.push(shape[i]);
+      outStrides.push(strides[i]);
+    }
+  }
+  return { shape: outShape, strides: outStrides };
+}
+
 /** Reduce x (of `shape`, bound whole or as a range) over axes, keeping them as size 1. */
 function reduceRange(op: 0 | 1, x: GPUBuffer | GPUBufferBinding, shape: number[], axes: number[]): Tensor {
   const cs = contiguousStrides(shape);
@@ -52,12 +71,13 @@ function reduceRange(op: 0 | 1, x: GPUBuffer | GPUBufferBinding, shape: number[]
   const nRed = redShape.reduce((a, b) => a * b, 1);
   const kept = shape.map((d, i) => (axes.includes(i) ? 1 : d));
   if (nOut === 0) return empty(kept);
+  const red = mergeContiguous(redShape, axes.map((i) => cs[i]));
   const uniforms = {
-    n_out: nOut, n_red: nRed, out_rank: outShape.length, red_rank: redShape.length,
+    n_out: nOut, n_red: nRed, out_rank: outShape.length, red_rank: red.shape.length,
     out_shape: pad8(outShape), out_strides: pad8(outDims.map((i) => cs[i])),
-    red_shape: pad8(redShape.length ? redShape : [1]), red_strides: pad8(axes.map((i) => cs[i])),
+    red_shape: pad8(red.shape.length ? red.shape : [1]), red_strides: pad8(red.strides),
   };
-  if (redShape.length === 0) uniforms.red_rank = 1;
+  if (red.shape.length === 0) uniforms.red_rank = 1;
   const e = getEngine();
   // Few outputs over very many elements: split each into chunks so every
   // core gets work, then reduce the partials (a [nOut, chunks] tensor).
