@@ -8,6 +8,7 @@
 //   statistics in place, with the unbiased variance (as torch does).
 // backward: one workgroup per channel: Σg and Σg·x̂ (= dbias, dweight), then
 //   dx. TRAIN = 1 includes the terms that flow through the batch statistics.
+// train_forward4, backward4: the same two with vec4 loads (planes of 4k values).
 // stats_partial / stats_finish: the same two-pass statistics split over many
 //   workgroups per channel (few channels over many elements would leave a GPU
 //   nearly idle with one workgroup each); the normalisation then runs as
@@ -149,6 +150,79 @@ fn backward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id)
     let xh = (x[i] - mu) * inv;
     // dx = γ·inv·(g − mean(g) − x̂·mean(g·x̂)) in training; γ·inv·g in eval
     dx[i] = a * (g[i] - k * (sums.x + xh * sums.y));
+  }
+  if (lid.x == 0u) {
+    dbias[c] = sums.x;
+    dweight[c] = sums.y;
+  }
+}
+
+// train_forward4, backward4: the same for planes of a multiple of 4 values
+// (every layer of the classifier), x, y, g and dx read and written as vec4.
+// On a CPU driver each load is a loop over the lanes, so one for four values
+// is what pays; the partial sums then run per component.
+@group(0) @binding(17) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(18) var<storage, read_write> y4: array<vec4<f32>>;
+@group(0) @binding(19) var<storage, read> g4: array<vec4<f32>>;
+@group(0) @binding(20) var<storage, read_write> dx4: array<vec4<f32>>;
+
+// Offset (in vec4s) of the r-th vec4 of channel c.
+fn at4(c: u32, r: u32) -> u32 {
+  let q = p.plane / 4u;
+  let n = r / q;
+  return (n * p.channels + c) * q + (r - n * q);
+}
+
+fn hsum(v: vec4<f32>) -> f32 { return (v[0] + v[1]) + (v[2] + v[3]); }
+
+@compute @workgroup_size(256)
+fn train_forward4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let c = wid.x + wid.y * nwg.x;
+  if (c >= p.channels) { return; }
+  let count = p.n_batch * p.plane;
+  var acc = vec4<f32>(0.0);
+  for (var r = lid.x; r < count / 4u; r += WG) { acc += x4[at4(c, r)]; }
+  let mu = tree_sum(lid.x, vec2<f32>(hsum(acc), 0.0)).x / f32(count);
+  acc = vec4<f32>(0.0);
+  for (var r = lid.x; r < count / 4u; r += WG) {
+    let d = x4[at4(c, r)] - mu;
+    acc += d * d;
+  }
+  let variance = tree_sum(lid.x, vec2<f32>(hsum(acc), 0.0)).x / f32(count);
+  let a = scale_of(c) * inverseSqrt(variance + p.eps);
+  let b = shift_of(c);
+  for (var r = lid.x; r < count / 4u; r += WG) {
+    let i = at4(c, r);
+    y4[i] = (x4[i] - mu) * a + b;
+  }
+  if (lid.x == 0u) {
+    mean_out[c] = mu;
+    var_out[c] = variance;
+  }
+}
+
+@compute @workgroup_size(256)
+fn backward4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let c = wid.x + wid.y * nwg.x;
+  if (c >= p.channels) { return; }
+  let count = p.n_batch * p.plane;
+  let mu = mean_in[c];
+  let inv = inverseSqrt(var_in[c] + p.eps);
+  var sg = vec4<f32>(0.0);
+  var sgx = vec4<f32>(0.0);
+  for (var r = lid.x; r < count / 4u; r += WG) {
+    let i = at4(c, r);
+    let gi = g4[i];
+    sg += gi;
+    sgx += gi * (x4[i] - mu) * inv;
+  }
+  let sums = tree_sum(lid.x, vec2<f32>(hsum(sg), hsum(sgx))); // (Σg, Σg·x̂)
+  let a = scale_of(c) * inv;
+  let k = select(0.0, 1.0 / f32(count), TRAIN == 1u);
+  for (var r = lid.x; r < count / 4u; r += WG) {
+    let i = at4(c, r);
+    let xh = (x4[i] - mu) * inv;
+    dx4[i] = a * (g4[i] - k * (sums.x + xh * sums.y));
   }
   if (lid.x == 0u) {
     dbias[c] = sums.x;

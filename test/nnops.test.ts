@@ -28,7 +28,8 @@ describe('batchNorm2d', () => {
   // output is off by a few ulp of |x − mean|/σ (inputs offset from 0 so a
   // one-pass E[x²] − E[x]² would lose digits and fail this).
   const FWD = { rtol: 2e-5, atol: 2e-5 };
-  const shapes = [[3, 5, 7, 9], [3, 5, 11, 13], [2, 3, 23, 29], [7, 6]];
+  // planes of a multiple of 4 values take the vec4 entries (train_forward4, backward4)
+  const shapes = [[3, 5, 7, 9], [3, 5, 11, 13], [2, 3, 23, 29], [7, 6], [3, 5, 12, 13], [2, 3, 8, 130]];
 
   for (const shape of shapes) {
     test(`training forward and running statistics ${JSON.stringify(shape)}`, async () => {
@@ -148,8 +149,7 @@ describe('batchNorm2d', () => {
   // Gradients are O(1); f32 per-channel sums over ≤ 945 values (measured ~10× inside).
   const GRAD = { rtol: 1e-4, atol: 2e-5 };
 
-  test('training backward (fused) vs finite differences', async () => {
-    const shape = [3, 5, 7, 9];
+  for (const shape of [[3, 5, 7, 9], [3, 5, 4, 9]]) test(`training backward (fused) vs finite differences ${JSON.stringify(shape)}`, async () => {
     const r = rng(14);
     const c = shape[1];
     const x = randArray(prod(shape), r, -1, 3), w = randArray(c, r, 0.5, 1.5), b = randArray(c, r);
@@ -162,8 +162,7 @@ describe('batchNorm2d', () => {
     );
   });
 
-  test('backward without affine, and with weight only, vs finite differences', async () => {
-    const shape = [3, 2, 5, 7];
+  for (const shape of [[3, 2, 5, 7], [3, 2, 4, 7]]) test(`backward without affine, and with weight only, vs finite differences ${JSON.stringify(shape)}`, async () => {
     const r = rng(20);
     const x = randArray(prod(shape), r, -1, 3), w = randArray(2, r, 0.5, 1.5);
     const s = ref.bnShape(shape);
@@ -179,8 +178,7 @@ describe('batchNorm2d', () => {
     );
   });
 
-  test('eval backward (fused) vs finite differences', async () => {
-    const shape = [2, 3, 5, 7];
+  for (const shape of [[2, 3, 5, 7], [2, 3, 4, 7]]) test(`eval backward (fused) vs finite differences ${JSON.stringify(shape)}`, async () => {
     const r = rng(15);
     const c = shape[1];
     const x = randArray(prod(shape), r), w = randArray(c, r, 0.5, 1.5), b = randArray(c, r);
@@ -194,9 +192,9 @@ describe('batchNorm2d', () => {
     );
   });
 
-  for (const training of [true, false]) {
-    test(`fused and composed backward agree (${training ? 'training' : 'eval'}), both vs the analytic gradient`, async () => {
-      const shape = [3, 4, 11, 13]; // 429 values per channel: past one tree of 256
+  // 429 values per channel: past one tree of 256; 2,080 as 520 vec4s
+  for (const [training, shape] of [[true, [3, 4, 11, 13]], [false, [3, 4, 11, 13]], [true, [2, 4, 8, 130]], [false, [2, 4, 8, 130]]] as [boolean, number[]][]) {
+    test(`fused and composed backward agree (${training ? 'training' : 'eval'}) ${JSON.stringify(shape)}, both vs the analytic gradient`, async () => {
       const r = rng(training ? 16 : 17);
       const c = shape[1];
       const s = ref.bnShape(shape);

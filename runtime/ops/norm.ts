@@ -168,9 +168,11 @@ export function batchNorm2d(
       }
       normalise();
     } else {
+      // planes of a multiple of 4 values: vec4 loads (the *4 entries)
+      const v4 = geo.plane % 4 === 0;
       e.dispatch(K.batchnorm, {
-        entry: 'train_forward', constants: { AFFINE },
-        buffers: { x: x.buffer, ...affine(x.buffer), y: y.buffer, mean_out: mu.buffer, var_out: va.buffer },
+        entry: v4 ? 'train_forward4' : 'train_forward', constants: { AFFINE },
+        buffers: { ...(v4 ? { x4: x.buffer, y4: y.buffer } : { x: x.buffer, y: y.buffer }), ...affine(x.buffer), mean_out: mu.buffer, var_out: va.buffer },
         uniforms, workgroups: channelGrid(geo.c),
       });
     }
@@ -245,11 +247,12 @@ function fusedBackward(g: Tensor, x: Tensor, weight: Tensor | null, mu: Tensor, 
     }
     return [dx, dw, db];
   }
+  const v4 = geo.plane % 4 === 0; // vec4 loads (backward4)
   e.dispatch(K.batchnorm, {
-    entry: 'backward', constants,
+    entry: v4 ? 'backward4' : 'backward', constants,
     buffers: {
-      x: x.buffer, weight: weight?.buffer ?? x.buffer, g: g.buffer, mean_in: mu.buffer, var_in: va.buffer,
-      dx: dx.buffer, dweight: dw.buffer, dbias: db.buffer,
+      ...(v4 ? { x4: x.buffer, g4: g.buffer, dx4: dx.buffer } : { x: x.buffer, g: g.buffer, dx: dx.buffer }),
+      weight: weight?.buffer ?? x.buffer, mean_in: mu.buffer, var_in: va.buffer, dweight: dw.buffer, dbias: db.buffer,
     },
     uniforms: params(geo, eps), workgroups: channelGrid(geo.c),
   });
