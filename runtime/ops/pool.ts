@@ -68,8 +68,9 @@ function rowsGrid(rows: number, units: number): [number, number, number] {
 /**
  * One dispatch per range of N·C planes (one, unless a tensor exceeds the
  * storage binding limit): every kernel entry works plane by plane. The grid
- * runs one invocation per output element, or per input element ('in'), or
- * takes whole output rows ('rows', the `_2x2` entries).
+ * strides over output elements ('out') or input elements ('in'), or over
+ * blocks of whole output rows ('rows', and 'pairs' for two windows per lane:
+ * the `_2x2` entries).
  */
 function byPlanes(op: string, inShape: readonly number[], outShape: readonly number[], geo: PoolGeometry, per: 'in' | 'out' | 'rows' | 'pairs',
   make: (inPlanes: Bind, outPlanes: Bind) => { entry: string; constants?: Record<string, number>; buffers: Record<string, GPUBuffer | GPUBufferBinding> }): void {
