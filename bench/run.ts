@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WORKLOADS, PROBES, InputCache, type Expected, type Workload } from './workloads.js';
-import { isUnsupported, type Engine, type Prepared, type Samples } from './engine.js';
+import { isUnsupported, type Engine, type Prepared, type Samples, type Unsupported } from './engine.js';
 import { sleeveEngine, unexportedOps } from './sleeve.js';
 import { fmaPeak } from './peak.js';
 import { tfjsEngines } from './tfjs.js';
@@ -312,23 +312,36 @@ async function main(): Promise<void> {
   // pairs fit the peer's cap and the budget.
   const pairUp = async (w: Workload, data: InputCache, base: Result, rows: Result[]) => {
     const sl = engines.find((e) => e.name === 'sleeve');
-    for (const r of rows) {
-      const peer = engines.find((e) => e.name === r.engine && e.name !== 'sleeve');
-      if (!sl || !peer || r.check !== 'ok' || r.cold) continue;
-      if ((r.median_ms + base.median_ms) * (o.paired + 1) > capFor(peer.name, o) || performance.now() > deadline) {
-        rep.notes.push(`${w.name}: ${peer.name} not paired: ${o.paired} pairs would not fit its cap or the budget`);
-        continue;
+    if (!sl) return;
+    let a: Prepared | null = null; // sleeve's side, prepared once for every peer
+    try {
+      for (const r of rows) {
+        const peer = engines.find((e) => e.name === r.engine && e.name !== 'sleeve');
+        if (!peer || r.check !== 'ok' || r.cold) continue;
+        if ((r.median_ms + base.median_ms) * (o.paired + 1) > capFor(peer.name, o) || performance.now() > deadline) {
+          rep.notes.push(`${w.name}: ${peer.name} not paired: ${o.paired} pairs would not fit its cap or the budget`);
+          continue;
+        }
+        let b: Prepared | Unsupported | null = null;
+        try {
+          if (!a) {
+            const p = await sl.prepare(w, data);
+            if (isUnsupported(p)) return;
+            a = p;
+          }
+          b = await peer.prepare(w, data);
+          if (isUnsupported(b)) continue;
+          const q = await pairedRatios(a, base.batch ?? 1, b, r.batch ?? 1, o.paired);
+          r.paired = { pairs: q.length, ratio_median: median(q), ratio_min: Math.min(...q), ratio_max: Math.max(...q) };
+          console.log(`  paired with sleeve: ${peer.name} ÷ sleeve ${r.paired.ratio_median.toFixed(2)}× (${r.paired.ratio_min.toFixed(2)}–${r.paired.ratio_max.toFixed(2)}×, ${q.length} pairs)`);
+        } catch (err) {
+          rep.notes.push(`${w.name}: ${peer.name} not paired: ${msg(err)}`);
+        } finally {
+          if (b && !isUnsupported(b)) b.dispose();
+        }
       }
-      const a = await sl.prepare(w, data), b = await peer.prepare(w, data);
-      try {
-        if (isUnsupported(a) || isUnsupported(b)) continue;
-        const q = await pairedRatios(a, base.batch ?? 1, b, r.batch ?? 1, o.paired);
-        r.paired = { pairs: q.length, ratio_median: median(q), ratio_min: Math.min(...q), ratio_max: Math.max(...q) };
-        console.log(`  paired with sleeve: ${peer.name} ÷ sleeve ${r.paired.ratio_median.toFixed(2)}× (${r.paired.ratio_min.toFixed(2)}–${r.paired.ratio_max.toFixed(2)}×, ${q.length} pairs)`);
-      } finally {
-        if (!isUnsupported(a)) a.dispose();
-        if (!isUnsupported(b)) b.dispose();
-      }
+    } finally {
+      (a as Prepared | null)?.dispose();
     }
   };
 
