@@ -2,6 +2,7 @@
 // only on read or flush: never one submit per op, never a map inside a step.
 import { getDevice, raisePendingError } from './device.js';
 import { BufferPool } from './pool.js';
+import { BindingCache } from './bindings.js';
 import type { Constants, Kernel, UniformValue } from './kernel.js';
 import { Profiler, type KernelTime } from './profiler.js';
 
@@ -28,9 +29,10 @@ class Engine {
   device: GPUDevice;
   pool: BufferPool;
   private uniformPool: BufferPool;
+  /** Uniform buffers and bind groups reused across dispatches (bindings.ts). */
+  bindings: BindingCache;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
-  private pendingUniforms: GPUBuffer[] = [];
   pending = 0;
   /** Counters for benchmarks and tests. */
   stats = { dispatches: 0, submits: 0 };
@@ -42,6 +44,7 @@ class Engine {
     this.device = device;
     this.pool = new BufferPool(device);
     this.uniformPool = new BufferPool(device, 0x40 | 0x08); // UNIFORM | COPY_DST
+    this.bindings = new BindingCache(device, this.uniformPool);
     this.deviceMaxBinding = device.limits.maxStorageBufferBindingSize;
   }
 
@@ -74,10 +77,7 @@ class Engine {
     for (const r of entry.resources) {
       if (r.kind === 'uniform') {
         const data = kernel.packUniforms(entryName, a.uniforms ?? {})!;
-        const ub = this.uniformPool.acquire(data.byteLength);
-        this.device.queue.writeBuffer(ub, 0, data);
-        this.pendingUniforms.push(ub);
-        entries.push({ binding: r.binding, resource: { buffer: ub, size: data.byteLength } });
+        entries.push({ binding: r.binding, resource: { buffer: this.bindings.uniform(data), size: data.byteLength } });
       } else {
         const b = a.buffers[r.name];
         if (!b) throw new Error(`sleeve: ${kernel.origin}:${entryName} needs buffer "${r.name}", got ${[...given].join(', ') || 'none'}`);
@@ -92,7 +92,7 @@ class Engine {
       throw new Error(`sleeve: ${kernel.origin}:${entryName}: ${x}×${y}×${z} workgroups exceeds ${MAX_WORKGROUPS} per dimension`);
     }
     if (x === 0 || y === 0 || z === 0) return;
-    const bindGroup = this.device.createBindGroup({ layout, entries });
+    const bindGroup = this.bindings.group(layout, entries);
     let pass: GPUComputePassEncoder;
     if (this.profiler) {
       pass = this.endPass().beginComputePass(this.profiler.nextPass(`${kernel.file}:${entryName}`));
@@ -136,8 +136,6 @@ class Engine {
       this.stats.submits++;
     }
     this.pending = 0;
-    for (const u of this.pendingUniforms) this.uniformPool.release(u);
-    this.pendingUniforms.length = 0;
     this.uniformPool.afterSubmit();
     this.pool.afterSubmit();
     raisePendingError();
