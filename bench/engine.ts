@@ -18,6 +18,10 @@ export interface Prepared {
   /** `reps` runs queued back to back (default 1), device work finished
    * before it resolves: one wait for many fast runs, as a GPU is used. */
   run(reps?: number): Promise<void>;
+  /** Host time per run of the last run(), up to the wait for the device:
+   * what the engine spends recording and launching the work. Set by engines
+   * whose ops return before the device has run them (the WebGPU ones). */
+  hostMs?: number;
   dispose(): void;
 }
 

@@ -15,6 +15,9 @@ export interface Result {
   cold?: boolean;
   gflops?: number;
   gbps?: number;
+  /** Median host time per run before the wait for the device (recording and
+   * launching), for engines that report it (engine.ts Prepared.hostMs). */
+  host_ms?: number;
   /** 'ok' | 'reference' | 'FAILED: …' | 'unchecked: …' */
   check: string;
   /** This engine's median over sleeve's (> 1: sleeve is faster). */
@@ -74,6 +77,7 @@ function pad(cells: string[][]): string[] {
 
 /** The stdout table, one block per workload. */
 /** '10', '10×40' (10 samples of 40 runs queued back to back) or '1 cold'. */
+const hostOf = (r: Result): string => (r.host_ms === undefined ? '' : fmtMs(r.host_ms));
 const runsOf = (r: Result): string => (r.cold ? '1 cold' : r.batch ? `${r.runs}×${r.batch}` : String(r.runs));
 
 export function textTable(rep: Report, workloads: Workload[]): string {
@@ -84,10 +88,10 @@ export function textTable(rep: Report, workloads: Workload[]): string {
     if (!rs.length && !sk.length) continue;
     lines.push('', `${w.name} — ${w.title}`);
     if (rs.length) {
-      const rows = [['  engine', 'median ms', 'min', 'max', 'runs', 'rate', '÷ sleeve', 'check']];
+      const rows = [['  engine', 'median ms', 'min', 'max', 'runs', 'host ms', 'rate', '÷ sleeve', 'check']];
       for (const r of rs) {
         const loud = r.check.startsWith('FAILED') ? `!!! ${r.check}` : r.check;
-        rows.push([`  ${r.engine}`, fmtMs(r.median_ms), fmtMs(r.min_ms), fmtMs(r.max_ms), runsOf(r), rate(r), fmtRatio(r.ratio_vs_sleeve), loud]);
+        rows.push([`  ${r.engine}`, fmtMs(r.median_ms), fmtMs(r.min_ms), fmtMs(r.max_ms), runsOf(r), hostOf(r), rate(r), fmtRatio(r.ratio_vs_sleeve), loud]);
       }
       lines.push(...pad(rows));
     }
@@ -102,13 +106,13 @@ export const pairedCell = (r: Result): string =>
   r.paired ? ` (paired ${fmtRatio(r.paired.ratio_median)}, ${fmtRatio(r.paired.ratio_min)}–${fmtRatio(r.paired.ratio_max)} over ${r.paired.pairs})` : '';
 
 export function markdownTable(rep: Report, workloads: Workload[]): string {
-  const out = ['| workload | engine | median ms | min–max ms | runs | rate | ÷ sleeve | check |', '|---|---|---:|---:|---:|---:|---:|---|'];
+  const out = ['| workload | engine | median ms | min–max ms | runs | host ms | rate | ÷ sleeve | check |', '|---|---|---:|---:|---:|---:|---:|---:|---|'];
   for (const w of workloads) {
     for (const r of rep.results.filter((x) => x.workload === w.name)) {
       const check = r.check.startsWith('FAILED') ? `**${r.check}**` : r.check;
-      out.push(`| ${w.name} | ${r.engine} | ${fmtMs(r.median_ms)} | ${fmtMs(r.min_ms)}–${fmtMs(r.max_ms)} | ${runsOf(r)} | ${rate(r)} | ${fmtRatio(r.ratio_vs_sleeve)}${pairedCell(r)} | ${check} |`);
+      out.push(`| ${w.name} | ${r.engine} | ${fmtMs(r.median_ms)} | ${fmtMs(r.min_ms)}–${fmtMs(r.max_ms)} | ${runsOf(r)} | ${hostOf(r)} | ${rate(r)} | ${fmtRatio(r.ratio_vs_sleeve)}${pairedCell(r)} | ${check} |`);
     }
-    for (const s of rep.skipped.filter((x) => x.workload === w.name)) out.push(`| ${w.name} | ${s.engine} | — | — | 0 | | | skipped: ${s.reason} |`);
+    for (const s of rep.skipped.filter((x) => x.workload === w.name)) out.push(`| ${w.name} | ${s.engine} | — | — | 0 | | | | skipped: ${s.reason} |`);
   }
   return out.join('\n');
 }

@@ -122,17 +122,17 @@ const capFor = (engine: string, o: Opts) => (engine === 'tfjs-cpu' ? o.capMs / 3
  * mirrors these rules). */
 const BATCH_MS = 20;
 
-async function measure(p: { check(): Promise<Samples>; run(reps?: number): Promise<void> }, capMs: number, o: Opts): Promise<{ samples: Samples; times: number[]; cold: boolean; batch: number }> {
+async function measure(p: Prepared, capMs: number, o: Opts): Promise<{ samples: Samples; times: number[]; hosts: number[]; cold: boolean; batch: number }> {
   const t0 = performance.now();
   const samples = await p.check();
   const first = performance.now() - t0;
   // A first run over half the cap: one more (warm) run is the sample if the
   // first fitted the cap, else the first (cold) run is.
   if (first > capMs / 2) {
-    if (first > capMs) return { samples, times: [first], cold: true, batch: 1 };
+    if (first > capMs) return { samples, times: [first], hosts: [], cold: true, batch: 1 };
     const s = performance.now();
     await p.run();
-    return { samples, times: [performance.now() - s], cold: false, batch: 1 };
+    return { samples, times: [performance.now() - s], hosts: p.hostMs === undefined ? [] : [p.hostMs], cold: false, batch: 1 };
   }
   // Warm-ups after the check (at least one: the check's time includes
   // compilation and the read-back); the fastest sizes the batch. A fast
@@ -147,15 +147,16 @@ async function measure(p: { check(): Promise<Samples>; run(reps?: number): Promi
   }
   if (!Number.isFinite(last)) last = first;
   const batch = last < BATCH_MS ? Math.min(100, Math.ceil(BATCH_MS / Math.max(last, 0.05))) : 1;
-  const times: number[] = [];
+  const times: number[] = [], hosts: number[] = [];
   while (times.length < o.runs) {
     const s = performance.now();
     await p.run(batch);
     const dt = performance.now() - s;
     times.push(dt / batch);
+    if (p.hostMs !== undefined) hosts.push(p.hostMs);
     if (performance.now() - t0 + dt > capMs) break; // the next sample would not fit
   }
-  return { samples, times, cold: false, batch };
+  return { samples, times, hosts, cold: false, batch };
 }
 
 /** Time a and b alternately, `pairs` times (b first every other pair, so
@@ -430,8 +431,9 @@ async function main(): Promise<void> {
             }
           }
         }
-        const { samples: s, times, cold, batch } = await measure(prepared, capFor(e.name, o), o);
+        const { samples: s, times, hosts, cold, batch } = await measure(prepared, capFor(e.name, o), o);
         addResult(e.name, times, s, cold, batch);
+        if (hosts.length) rows[rows.length - 1].host_ms = median(hosts);
         const devErr = e.takeError?.();
         if (devErr) deviceErrors.set(e.name, devErr);
         console.log(` ${median(times).toFixed(2)} ms (${cold ? '1 cold run' : `${times.length} runs${batch > 1 ? ` of ${batch} queued` : ''}`}, ${((performance.now() - t0) / 1000).toFixed(1)} s)`);

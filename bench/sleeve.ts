@@ -86,7 +86,9 @@ function kernel(w: Workload, f: () => Record<string, T>, held: T[], read?: (outs
     },
     async run(reps = 1) {
       // Freed before the work is done: the pool keeps them until the submit.
+      const t0 = performance.now();
       for (let i = 0; i < reps; i++) disposeAll(sl.tidy(f));
+      this.hostMs = (performance.now() - t0) / reps;
       await sync();
     },
     dispose() {
@@ -151,6 +153,15 @@ async function prepare(w: Workload, data: InputCache): Promise<Prepared | Unsupp
         };
       };
       return kernel(w, () => ({ y: o.rfft(x) }), [x], read);
+    }
+    case 'op-chain': {
+      const t = upload(w, data, ['h', 'a', 'b']);
+      const f = () => {
+        let h = t.h;
+        for (let i = 0; i < (w.cfg.steps as number); i++) h = sl.add(sl.mul(h, t.a), t.b);
+        return { y: h };
+      };
+      return kernel(w, f, Object.values(t));
     }
     case 'generator-forward': {
       const o = ops(['batchNorm2d', 'convTranspose2d']);

@@ -57,7 +57,9 @@ function makeEngine(tf: TF, backend: string, notes: string[]): Engine {
         }
       },
       async run(reps = 1) {
+        const t0 = performance.now();
         for (let i = 0; i < reps; i++) dispose(tf.tidy(f));
+        if (backend === 'webgpu') this.hostMs = (performance.now() - t0) / reps;
         await syncBackend(tf);
       },
       dispose() {
@@ -218,6 +220,15 @@ function makeEngine(tf: TF, backend: string, notes: string[]): Engine {
             await syncBackend(tf);
           },
         };
+      }
+      case 'op-chain': {
+        const h0 = up(w, data, 'h'), a = up(w, data, 'a'), b = up(w, data, 'b');
+        const f = () => {
+          let h = h0;
+          for (let i = 0; i < (w.cfg.steps as number); i++) h = tf.add(tf.mul(h, a), b);
+          return { y: h };
+        };
+        return kernel(w, f, [h0, a, b], {});
       }
       case 'generator-forward': {
         const slope = w.cfg.slope as number, eps = w.cfg.eps as number, n = w.cfg.batch as number;

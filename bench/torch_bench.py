@@ -271,6 +271,13 @@ def prepare(w, device):
             v = torch.view_as_real(r)
             return {"re": v[..., 0], "im": v[..., 1]}
         return kernel(w, device, lambda: torch.fft.rfft(I["x"]), parts)
+    if name == "op-chain":
+        def chain():
+            h = I["h"]
+            for _ in range(int(c["steps"])):
+                h = h * I["a"] + I["b"]  # two ops, as in the other engines
+            return h
+        return kernel(w, device, chain, lambda r: {"y": r})
     if name == "generator-forward":
         def gen_fwd():
             def norm(h, i):

@@ -297,6 +297,36 @@ const rfftW: Workload = {
   },
 };
 
+// Engine overhead per dispatch: a chain of small elementwise ops whose GPU
+// work is negligible, so the time is what each engine spends recording,
+// binding and launching an op (training loops are full of such ops).
+const CHAIN = 100, CN = 64;
+const opChainW: Workload = {
+  name: 'op-chain',
+  title: `dispatch overhead: ${CHAIN} × (h·a + b) on ${CN}×${CN}, ${2 * CHAIN} ops`,
+  kind: 'kernel',
+  estFlops: 2 * CHAIN * CN * CN,
+  inputs: { h: { shape: [CN, CN], seed: 31 }, a: { shape: [CN, CN], seed: 32, scale: 0.5 }, b: { shape: [CN, CN], seed: 33 } },
+  cfg: { steps: CHAIN },
+  samples: { y: S([CN, CN], 48, 34) },
+  rtol: 1e-5,
+  reference: (d) => {
+    const h = d('h'), a = d('a'), b = d('b');
+    const value: number[] = [], mag: number[] = [];
+    for (const i of sampleIndices([CN, CN], 48, 34)) {
+      // |a| ≤ 0.5: the chain converges, and rounding errors shrink as they go
+      let v = h[i], m = Math.abs(h[i]);
+      for (let s = 0; s < CHAIN; s++) {
+        v = v * a[i] + b[i];
+        m = m * Math.abs(a[i]) + Math.abs(b[i]);
+      }
+      value.push(v);
+      mag.push(m);
+    }
+    return { y: { value, mag } };
+  },
+};
+
 // The cover generator's forward pass, as `sleeve cover` runs it (inference,
 // batch 64): z‖label (110) → linear → 128×25×25 → batchnorm (running
 // statistics) → lrelu → convT 5×5 s2 → 64×50×50 → batchnorm → lrelu → convT
@@ -492,7 +522,7 @@ export const PROBES: Record<'matmul' | 'conv', Workload> = {
 export const WORKLOADS: Workload[] = [
   // 4096³ fills a big GPU, so its rate can be read against the card's peak
   matmulWorkload(512), matmulWorkload(1024), matmulWorkload(4096), conv2dW(32), conv2dW(16), convTransposeW,
-  batchNormW(32), batchNormW(16), maxPoolW(32), maxPoolW(16), rfftW, generatorW, criticW, classifierW(32), classifierW(16),
+  batchNormW(32), batchNormW(16), maxPoolW(32), maxPoolW(16), rfftW, opChainW, generatorW, criticW, classifierW(32), classifierW(16),
   featuresW,
 ];
 
