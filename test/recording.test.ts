@@ -1,8 +1,10 @@
-// The engine reuses uniform buffers (keyed by their bytes) and bind groups
+// Recording: the engine reuses uniform buffers (keyed by their bytes) and bind groups
 // (keyed by layout and the buffer ranges bound) across dispatches
 // (runtime/bindings.ts). Reuse must never hand a dispatch another dispatch's
 // parameters or buffers, and a uniform buffer evicted from the cache must not
 // be rewritten while a recorded, not yet submitted dispatch still reads it.
+// It opens the next command buffer when it submits one, and submits only
+// what was recorded.
 import { afterEach, beforeAll, expect, test } from 'vitest';
 import { expectClose, f32, randArray, rng, setup, sl, T } from './helpers.js';
 
@@ -57,4 +59,22 @@ test('a uniform buffer evicted while its dispatch is still unsubmitted keeps its
   e.bindings.setCapacity(1, 1);
   await recordThenCheck(333);
   await recordThenCheck(4099);
+});
+
+test('a flush submits only what was recorded, in the command buffer opened at the last submit', async () => {
+  const e = sl.getEngine();
+  const x = T([1, -2, 3, -4], [4]);
+  await e.sync();
+  const before = e.stats.submits;
+  await e.sync();
+  await e.sync();
+  expect(e.stats.submits, 'nothing recorded, nothing submitted').toBe(before);
+  const y = sl.leakyRelu(x, 0.5);
+  await e.sync();
+  expect(e.stats.submits).toBe(before + 1);
+  expect(Array.from(await y.read())).toEqual([1, -1, 3, -2]);
+  // a copy alone (the read's) is recorded work too
+  expect(Array.from(await x.read())).toEqual([1, -2, 3, -4]);
+  x.dispose();
+  y.dispose();
 });
