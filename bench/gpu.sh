@@ -21,6 +21,8 @@ done
 for v in lane stride4 stride16; do
   bench --quick --engines sleeve --filter maxpool,batchnorm,features --variant grid=$v >> "$out/variants.txt" 2>&1
 done
+# submitting every 32 dispatches instead of 512: does the GPU gain by starting while the step is recorded?
+bench --quick --engines sleeve --filter step,generator,op-chain --variant submit=32 >> "$out/variants.txt" 2>&1
 # the training steps with kernels tuned per shape (tuneShapes), against the adapter-wide choice above
 bench --quick --engines sleeve --filter step,generator --tune-shapes >> "$out/variants.txt" 2>&1
 grep -h "^[a-z].* — \|sleeve  \|forced\|tuned" "$out/variants.txt" | cut -c1-200

@@ -33,7 +33,8 @@ const HELP = `usage: npm run bench -- [options]
   --markdown       also print the table as Markdown (for bench/RESULTS.md)
   --variant k=v,…  force sleeve's kernel variants instead of the tuner's (matmul=blocked|tiled|tiled128|subgroup|subgroup4,
                    conv=plain|subgroup|subgroup16, conv-grad=direct|tiled, grid=lane|stride4|stride16),
-                   to compare them
+                   to compare them; submit=16|32|64|128|256|512 sets how many dispatches sleeve records
+                   before it submits (default 512)
   --profile        after timing, run sleeve once more with GPU timestamps per kernel (JSON: kernels)
   --tune-shapes    before timing, sleeve tunes its kernels for the workload's own shapes (tuneShapes: one run,
                    then each candidate per op shape; untimed, its duration noted)

@@ -348,6 +348,8 @@ export async function sleeveEngine(force: Record<string, string> = {}): Promise<
     conv: { values: ['plain', 'subgroup', 'subgroup16'], set: (v) => sl.setConvVariant(v as sl.ConvVariant) },
     'conv-grad': { values: ['direct', 'tiled'], set: (v) => sl.setConvGradVariant(v as sl.ConvGradVariant) },
     grid: { values: ['lane', 'stride4', 'stride16'], set: (v) => sl.setGridVariant(v as sl.GridVariant) },
+    // not a kernel: how many dispatches are recorded before a submit
+    submit: { values: ['16', '32', '64', '128', '256', '512'], set: (v) => sl.setSubmitEvery(Number(v)) },
   };
   for (const [k, v] of Object.entries(force)) {
     const f = families[k];

@@ -7,8 +7,20 @@ import type { Constants, Kernel, UniformValue } from './kernel.js';
 import { Profiler, type KernelTime } from './profiler.js';
 
 /** Submit anyway after this many dispatches, so a loop that never reads
- * cannot grow one command buffer without bound. */
-const MAX_PENDING_DISPATCHES = 512;
+ * cannot grow one command buffer without bound, and the device can start on
+ * a long step while the rest is recorded. 512 unless setSubmitEvery. */
+let submitEvery = 512;
+
+/** Submit the recorded work every n dispatches (default 512; tfjs-webgpu
+ * uses 15). Fewer lets a GPU start sooner, more costs fewer submits. */
+export function setSubmitEvery(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`sleeve: setSubmitEvery: want a whole number ≥ 1, got ${n}`);
+  submitEvery = n;
+}
+
+export function getSubmitEvery(): number {
+  return submitEvery;
+}
 const MAX_WORKGROUPS = 65535;
 
 /** bytes 0 means the device's maxStorageBufferBindingSize; tests lower it to
@@ -108,7 +120,7 @@ class Engine {
     this.recorded = true;
     if (this.profiler) this.endPass();
     this.stats.dispatches++;
-    if (++this.pending >= MAX_PENDING_DISPATCHES) this.flush();
+    if (++this.pending >= submitEvery) this.flush();
   }
 
   /** Bind a pooled buffer: only the bytes its tensor uses count against the

@@ -2,7 +2,7 @@
 export { getDevice, adapterInfo, hasSubgroups, setGpuProvider, type AdapterReport, type InitOptions } from './device.js';
 import { getEngine } from './engine.js';
 export { getEngine };
-export { setGridStride, getGridStride, type GridStride } from './engine.js';
+export { setGridStride, getGridStride, setSubmitEvery, getSubmitEvery, type GridStride } from './engine.js';
 export { Tensor, tensor, empty, tidy, keep, memory, sizeOf, type Shape } from './tensor.js';
 export { grad, backward, noGrad, isGradEnabled, detach, type GradOptions } from './autograd.js';
 export * from './ops/elementwise.js';

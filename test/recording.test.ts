@@ -78,3 +78,26 @@ test('a flush submits only what was recorded, in the command buffer opened at th
   x.dispose();
   y.dispose();
 });
+
+test('setSubmitEvery: recorded work is submitted every n dispatches, with the same results', async () => {
+  const e = sl.getEngine();
+  const before = sl.getSubmitEvery();
+  const x = T([1, -2, 3, -4, 5], [5]);
+  await e.sync();
+  try {
+    expect(() => sl.setSubmitEvery(0)).toThrow(/whole number/);
+    sl.setSubmitEvery(2);
+    const s0 = e.stats.submits;
+    let y = x;
+    const ys: sl.Tensor[] = [];
+    for (let i = 0; i < 7; i++) ys.push((y = sl.leakyRelu(y, 0.5)));
+    // 7 dispatches at 2 per submit: 3 submits before any wait
+    expect(e.stats.submits - s0).toBe(3);
+    // 0.5^7 on the negatives, exact in f32
+    expect(Array.from(await y.read())).toEqual([1, -2 / 128, 3, -4 / 128, 5]);
+    ys.forEach((t) => t.dispose());
+  } finally {
+    sl.setSubmitEvery(before);
+    x.dispose();
+  }
+});
