@@ -5,6 +5,7 @@ import { BufferPool } from './pool.js';
 import { BindingCache } from './bindings.js';
 import type { Constants, Kernel, UniformValue } from './kernel.js';
 import { Profiler, type KernelTime } from './profiler.js';
+import { waitDevice } from './wait.js';
 
 /** Submit anyway after this many dispatches, so a loop that never reads
  * cannot grow one command buffer without bound, and the device can start on
@@ -176,7 +177,7 @@ class Engine {
       this.recorded = true;
     }
     this.flush();
-    await staging.mapAsync(1); // GPUMapMode.READ
+    await waitDevice(staging.mapAsync(1)); // GPUMapMode.READ
     const out = staging.getMappedRange(0, size).slice(0);
     staging.unmap();
     staging.destroy();
@@ -212,7 +213,7 @@ class Engine {
   /** Wait until the queue is idle (benchmarks stop the clock after this). */
   async sync(): Promise<void> {
     this.flush();
-    await this.device.queue.onSubmittedWorkDone();
+    await waitDevice(this.device.queue.onSubmittedWorkDone());
     raisePendingError();
   }
 }

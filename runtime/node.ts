@@ -3,8 +3,11 @@ import { create, globals } from 'webgpu';
 import { setGpuProvider } from './device.js';
 import { setTuneStore } from './tune.js';
 import { fileTuneStore } from './io/tune_store.node.js';
+import { setWaiter, sleepyWaiter } from './wait.js';
 
 Object.assign(globalThis, globals);
+// Dawn polls while a promise is pending; sleep between its polls (wait.ts).
+setWaiter(sleepyWaiter());
 let gpu: GPU | undefined;
 setGpuProvider(() => (gpu ??= create([]) as GPU));
 // Kernel choices measured once per adapter and kernel set, kept on disk
