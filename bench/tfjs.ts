@@ -5,6 +5,7 @@
 import type { Engine, Prepared, Samples, Unsupported } from './engine.js';
 import { permute, pick } from './data.js';
 import { classifierLabels, type InputCache, type Workload } from './workloads.js';
+import { sleepyWaiter } from '../runtime/wait.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type TF = typeof import('@tensorflow/tfjs-core');
@@ -16,6 +17,11 @@ const FILTER = [2, 3, 1, 0]; // [out, in, kh, kw] → [kh, kw, in, out]; also a 
 const msg = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0];
 
 /** Submit tfjs-webgpu's pending commands and wait for the queue; cpu/wasm run eagerly. */
+// The same wait as sleeve's in Node (runtime/wait.ts): Dawn polls while a
+// promise is pending, and a spinning main thread would take a core from a
+// CPU driver's kernels, so every WebGPU engine is waited for alike.
+const waitDevice = sleepyWaiter();
+
 async function syncBackend(tf: TF): Promise<void> {
   const b = tf.backend() as any;
   if (b?.device?.queue) {
@@ -23,7 +29,7 @@ async function syncBackend(tf: TF): Promise<void> {
       b.endComputePassEncoder?.();
       b.submitQueue();
     }
-    await b.device.queue.onSubmittedWorkDone();
+    await waitDevice(b.device.queue.onSubmittedWorkDone());
   }
 }
 
