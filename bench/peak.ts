@@ -4,6 +4,7 @@
 // loop may not reach). On lavapipe it is the ceiling of its generated code,
 // which no kernel here can pass.
 import * as sl from '../runtime/node.js';
+import { waitDevice } from '../runtime/wait.js';
 
 // 64 lanes, 16 independent chains of 4 FMAs per loop turn; `m` comes from a
 // uniform so nothing folds. Each chain converges (|m| < 1), no inf.
@@ -59,7 +60,7 @@ export async function fmaPeak(): Promise<Peak> {
     pass.dispatchWorkgroups(workgroups);
     pass.end();
     device.queue.submit([enc.finish()]);
-    await device.queue.onSubmittedWorkDone();
+    await waitDevice(device.queue.onSubmittedWorkDone()); // no spinning: the loop runs on the same cores
     return performance.now() - t0;
   };
   await run(); // compile and warm
