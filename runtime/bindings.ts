@@ -47,13 +47,6 @@ class Lru<V> {
       this.onEvict?.(old);
     }
   }
-  get size(): number {
-    return this.map.size;
-  }
-  clear(): void {
-    if (this.onEvict) for (const v of this.map.values()) this.onEvict(v);
-    this.map.clear();
-  }
 }
 
 export interface BindingStats {
@@ -115,12 +108,6 @@ export class BindingCache {
 
   get capacity(): { uniforms: number; groups: number } {
     return { uniforms: this.uniforms.capacity, groups: this.groups.capacity };
-  }
-
-  /** Forget everything (uniform buffers go back to their pool). */
-  clear(): void {
-    this.uniforms.clear();
-    this.groups.clear();
   }
 }
 
