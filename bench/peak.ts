@@ -1,14 +1,18 @@
-// What the adapter can do at best from a WGSL compute shader: fp32 FMAs in
-// registers, no memory traffic in the loop. GFLOP/s figures in the table can
-// be read against it (and against the card's datasheet peak, which a WGSL
-// loop may not reach). On lavapipe it is the ceiling of its generated code,
-// which no kernel here can pass.
+// What the adapter can do at best from a WGSL compute shader, in two probes:
+//   fmaPeak:  fp32 FMAs in registers, no memory traffic in the loop;
+//   loadPeak: storage-buffer loads from a 64 KiB buffer that stays in cache,
+//             each lane at its own address, as vec4s and as scalars.
+// GFLOP/s figures in the table can be read against them (and against the
+// card's datasheet peak, which a WGSL loop may not reach). A kernel that
+// makes L loaded floats per FMA cannot beat 1 / (L / loads + 1 / FMAs) FMAs/s
+// where the same cores do both (a CPU driver); on lavapipe both probes are
+// ceilings of its generated code, which no kernel here can pass.
 import * as sl from '../runtime/node.js';
 import { waitDevice } from '../runtime/wait.js';
 
 // 64 lanes, 16 independent chains of 4 FMAs per loop turn; `m` comes from a
 // uniform so nothing folds. Each chain converges (|m| < 1), no inf.
-const SHADER = /* wgsl */ `
+const FMA_SHADER = /* wgsl */ `
 struct P { iters: u32, m: f32 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<uniform> p: P;
@@ -31,17 +35,42 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   out[id] = s;
 }`;
 
+/** LOADS_PER_TURN loads per loop turn, every lane at its own address (lane
+ * i reads element i + 64·j: neighbouring lanes, neighbouring elements, as a
+ * kernel reading a row does). The index wraps inside the 64 KiB buffer, so
+ * the probe measures the load path, not the memory behind it. */
+const LOADS_PER_TURN = 8;
+const loadShader = (ty: 'vec4<f32>' | 'f32'): string => /* wgsl */ `
+struct P { iters: u32, m: f32 }
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<uniform> p: P;
+@group(0) @binding(2) var<storage, read> src: array<${ty}>;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let n = arrayLength(&src); // a power of two
+  var i = gid.x;
+  var acc = ${ty}(0.0);
+  for (var t = 0u; t < p.iters; t++) {
+${Array.from({ length: LOADS_PER_TURN }, (_, j) => `    acc += src[(i + ${64 * j}u) & (n - 1u)];`).join('\n')}
+    i += ${64 * LOADS_PER_TURN}u;
+  }
+  out[gid.x] = dot(vec4<f32>(acc), vec4<f32>(1.0));
+}`;
+
 export interface Peak {
-  gflops: number;
+  /** GFLOP/s (fmaPeak) or G floats loaded per second (loadPeak) */
+  rate: number;
   workgroups: number;
+  /** loop turns per lane */
   iters: number;
   ms: number;
 }
 
-/** Grow the grid, then the loop, until one dispatch takes ≥ 150 ms; best of 3. */
-export async function fmaPeak(): Promise<Peak> {
+/** Grow the grid, then the loop, until one dispatch takes ≥ 150 ms; best of 3.
+ * `work(workgroups, iters)` is what one dispatch does, in the rate's unit. */
+async function probe(code: string, extra: GPUBuffer | null, work: (workgroups: number, iters: number) => number): Promise<Peak> {
   const device = sl.getDevice();
-  const module = device.createShaderModule({ code: SHADER });
+  const module = device.createShaderModule({ code });
   const pipeline = await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' } });
   const uni = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   let workgroups = 64, iters = 64;
@@ -51,7 +80,9 @@ export async function fmaPeak(): Promise<Peak> {
     out = device.createBuffer({ size: workgroups * 64 * 4, usage: GPUBufferUsage.STORAGE });
     device.queue.writeBuffer(uni, 0, new Uint32Array([iters, 0]));
     device.queue.writeBuffer(uni, 4, new Float32Array([0.999]));
-    const bind = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: out } }, { binding: 1, resource: { buffer: uni } }] });
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: out } }, { binding: 1, resource: { buffer: uni } }];
+    if (extra) entries.push({ binding: 2, resource: { buffer: extra } });
+    const bind = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     const t0 = performance.now();
     const enc = device.createCommandEncoder();
     const pass = enc.beginComputePass();
@@ -74,7 +105,24 @@ export async function fmaPeak(): Promise<Peak> {
   ms = Math.min(ms, await run(), await run());
   (out as GPUBuffer | null)?.destroy();
   uni.destroy();
-  // x = x·m + c: one FMA = 2 FLOP; the grid is a whole number of workgroups
-  const flop = 2 * workgroups * 64 * iters * 16 * 4;
-  return { gflops: flop / ms / 1e6, workgroups, iters, ms };
+  return { rate: work(workgroups, iters) / ms / 1e6, workgroups, iters, ms };
+}
+
+/** fp32 FMAs in registers: GFLOP/s (one FMA = 2 FLOP). */
+export function fmaPeak(): Promise<Peak> {
+  return probe(FMA_SHADER, null, (wg, iters) => 2 * wg * 64 * iters * 16 * 4);
+}
+
+/** Storage loads from cache, each lane at its own address: G floats/s, as
+ * vec4 loads and as scalar ones. */
+export async function loadPeak(): Promise<{ vec4: Peak; scalar: Peak }> {
+  const device = sl.getDevice();
+  const src = device.createBuffer({ size: 65536, usage: GPUBufferUsage.STORAGE });
+  try {
+    const vec4 = await probe(loadShader('vec4<f32>'), src, (wg, iters) => wg * 64 * iters * LOADS_PER_TURN * 4);
+    const scalar = await probe(loadShader('f32'), src, (wg, iters) => wg * 64 * iters * LOADS_PER_TURN);
+    return { vec4, scalar };
+  } finally {
+    src.destroy();
+  }
 }

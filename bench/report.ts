@@ -49,6 +49,9 @@ export interface Report {
   notes: string[];
   /** GFLOP/s of a load-free fp32 FMA loop on this adapter (bench/peak.ts): the WGSL ceiling. */
   fma_peak_gflops?: number;
+  /** G floats/s of cache-resident storage loads, each lane at its own address
+   * (bench/peak.ts), as vec4 and scalar loads: the other WGSL ceiling. */
+  load_peak_gfloats?: { vec4: number; scalar: number };
   results: Result[];
   skipped: Skip[];
 }

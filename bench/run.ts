@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { WORKLOADS, PROBES, InputCache, type Expected, type Workload } from './workloads.js';
 import { isUnsupported, type Engine, type Prepared, type Samples, type Unsupported } from './engine.js';
 import { sleeveEngine, unexportedOps } from './sleeve.js';
-import { fmaPeak } from './peak.js';
+import { fmaPeak, loadPeak } from './peak.js';
 import { tfjsEngines } from './tfjs.js';
 import { runTorch, type TorchCell } from './torch.js';
 import { adapterSlug, htmlChart, markdownTable, median, textTable, type Report, type Result } from './report.js';
@@ -255,8 +255,11 @@ async function main(): Promise<void> {
   };
   if (want('sleeve')) {
     const peak = await fmaPeak();
-    rep.fma_peak_gflops = peak.gflops;
-    rep.notes.push(`WGSL fp32 FMA ceiling on this adapter (bench/peak.ts, a load-free loop): ${peak.gflops.toFixed(1)} GFLOP/s (${peak.workgroups}×64 lanes × ${peak.iters * 64} FMAs in ${peak.ms.toFixed(0)} ms)`);
+    rep.fma_peak_gflops = peak.rate;
+    rep.notes.push(`WGSL fp32 FMA ceiling on this adapter (bench/peak.ts, a load-free loop): ${peak.rate.toFixed(1)} GFLOP/s (${peak.workgroups}×64 lanes × ${peak.iters * 64} FMAs in ${peak.ms.toFixed(0)} ms)`);
+    const loads = await loadPeak();
+    rep.load_peak_gfloats = { vec4: loads.vec4.rate, scalar: loads.scalar.rate };
+    rep.notes.push(`WGSL storage-load ceiling (bench/peak.ts, cache-resident, each lane its own address): ${loads.vec4.rate.toFixed(2)} G floats/s as vec4 loads, ${loads.scalar.rate.toFixed(2)} as scalar loads`);
   }
   const a = rep.adapter;
   console.log(`sleeve bench — ${rep.date}`);
