@@ -12,7 +12,7 @@ slug=$(echo "${card:-gpu}" | tr 'A-Z' 'a-z' | sed -E 's/[^a-z0-9]+/-/g; s/^-|-$/
 bench() { bash .gpu/enter.sh node dist/bench/bench.js "$@"; }
 bench --quick --engines sleeve,tfjs-webgpu --profile --markdown --slug "$slug" --json "$out/results-$slug.json" > "$out/main.txt" 2>&1
 # (few files: the device tool brings back only a handful)
-for v in tiled tiled128 subgroup4; do
+for v in tiled tiled128 subgroup4 subgroup8; do
   bench --quick --engines sleeve --filter matmul --variant matmul=$v >> "$out/variants.txt" 2>&1
 done
 for v in conv=plain conv=subgroup conv=subgroup16 conv-grad=direct conv-grad=tiled; do

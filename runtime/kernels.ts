@@ -38,7 +38,8 @@ export const K = {
   matmulTiled: new Kernel('matmul_tiled.wgsl', matmulCommon + matmulTiled),
   matmulTiled128: new Kernel('matmul_tiled128.wgsl', matmulCommon + matmulTiled128),
   matmulSubgroup: new Kernel('matmul_subgroup.wgsl', 'enable subgroups;\n' + matmulCommon + matmulSubgroup),
-  matmulSubgroup4: new Kernel('matmul_subgroup4', 'enable subgroups;\n' + matmulParams + matmulSubgroup4Source(), 'runtime/codegen/matmul_subgroup4.ts'),
+  matmulSubgroup4: new Kernel('matmul_subgroup4', 'enable subgroups;\n' + matmulParams + matmulSubgroup4Source(1), 'runtime/codegen/matmul_subgroup4.ts'),
+  matmulSubgroup8: new Kernel('matmul_subgroup8', 'enable subgroups;\n' + matmulParams + matmulSubgroup4Source(2), 'runtime/codegen/matmul_subgroup4.ts'),
   fill: new Kernel('fill.wgsl', fill),
   conv2d: new Kernel('conv2d.wgsl', conv2dCommon + conv2d),
   // `enable` must open the module, before the shared part.

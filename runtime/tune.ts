@@ -8,7 +8,7 @@ import { adapterInfo, hasSubgroups } from './device.js';
 import { getEngine, getGridStride, setGridStride, type GridStride } from './engine.js';
 import { K } from './kernels.js';
 
-export type MatmulVariant = 'blocked' | 'tiled' | 'tiled128' | 'subgroup' | 'subgroup4';
+export type MatmulVariant = 'blocked' | 'tiled' | 'tiled128' | 'subgroup' | 'subgroup4' | 'subgroup8';
 export type ConvVariant = 'plain' | 'subgroup' | 'subgroup16';
 export type ConvGradVariant = 'direct' | 'tiled';
 /** How elementwise kernels spread their items (engine.ts gridStride): one per
@@ -95,7 +95,7 @@ export function matmulStridedVariant(): MatmulVariant {
 export function setMatmulVariant(v: MatmulVariant): void {
   choice.matmul = v;
   choice.matmulLarge = v;
-  choice.matmulStrided = v === 'subgroup4' ? 'subgroup' : v;
+  choice.matmulStrided = v === 'subgroup4' || v === 'subgroup8' ? 'subgroup' : v;
   forceFamilies('matmul');
 }
 
@@ -145,7 +145,7 @@ export function registerProbe(name: string, probe: Probe): void {
   probes.set(name, probe);
 }
 
-const MATMUL_VARIANTS: readonly MatmulVariant[] = ['blocked', 'tiled', 'tiled128', 'subgroup', 'subgroup4'];
+const MATMUL_VARIANTS: readonly MatmulVariant[] = ['blocked', 'tiled', 'tiled128', 'subgroup', 'subgroup4', 'subgroup8'];
 
 /** The matmul kernels this device can run (the subgroup ones need subgroups of ≥ 8 lanes). */
 export function matmulCandidates(): MatmulVariant[] {
@@ -173,7 +173,7 @@ export function registerMatmulProbe(small: (variant: MatmulVariant) => void, lar
     select: (v) => { choice.matmulLarge = v as MatmulVariant; },
   });
   registerProbe('matmul-strided', {
-    variants: variants.filter((v) => v !== 'subgroup4'), available,
+    variants: variants.filter((v) => v !== 'subgroup4' && v !== 'subgroup8'), available,
     run: (v) => strided(v as MatmulVariant),
     select: (v) => { choice.matmulStrided = v as MatmulVariant; },
   });

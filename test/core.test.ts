@@ -364,7 +364,7 @@ describe('random', () => {
 });
 
 const KERNEL_FILE: Record<string, string> = {
-  blocked: 'matmul.wgsl', tiled: 'matmul_tiled.wgsl', tiled128: 'matmul_tiled128.wgsl', subgroup: 'matmul_subgroup.wgsl', subgroup4: 'matmul_subgroup4',
+  blocked: 'matmul.wgsl', tiled: 'matmul_tiled.wgsl', tiled128: 'matmul_tiled128.wgsl', subgroup: 'matmul_subgroup.wgsl', subgroup4: 'matmul_subgroup4', subgroup8: 'matmul_subgroup8',
 };
 
 describe('matmul variants', () => {
@@ -378,7 +378,7 @@ describe('matmul variants', () => {
     [[2, 19, 9], [2, 9, 131], false, false],
     [[129, 7], [257, 7], false, true],
   ];
-  for (const variant of ['tiled', 'tiled128', 'subgroup', 'subgroup4'] as const) {
+  for (const variant of ['tiled', 'tiled128', 'subgroup', 'subgroup4', 'subgroup8'] as const) {
     test(`the ${variant} variant matches the reference on odd sizes, transposed and batched`, async (ctx) => {
       if (variant.startsWith('subgroup') && !sl.hasSubgroups(8)) ctx.skip();
       for (const [as, bs, ta, tb] of cases) {
@@ -413,30 +413,36 @@ describe('matmul variants', () => {
     }
   });
 
-  // subgroup4 reads vec4s: row-major operands with K and N multiples of 4
-  // (anything else runs `subgroup`, covered above). Odd M, K not a multiple
-  // of its 32-step chunk, N not of its 256-column tile, batched and broadcast.
+  // subgroup4 and subgroup8 read vec4s: row-major operands with K and N
+  // multiples of 4 (anything else runs `subgroup`, covered above). Odd M, K
+  // not a multiple of their 32-step chunk, N not of their 256- or 512-column
+  // tiles (subgroup8's second vec4 of columns partly past N), batched and
+  // broadcast.
   const vec4Cases: [number[], number[]][] = [
     [[67, 36], [36, 260]],
     [[5, 4], [4, 4]],
     [[2, 19, 44], [2, 44, 132]],
     [[3, 33, 100], [100, 516]],
   ];
-  test('the subgroup4 variant: vec4 operands on odd sizes, and the kernel that ran', async (ctx) => {
+  test('the subgroup4 and subgroup8 variants: vec4 operands on odd sizes, and the kernel that ran', async (ctx) => {
     if (!sl.hasSubgroups(8)) ctx.skip();
-    for (const [as, bs] of vec4Cases) {
-      const r = rng(prod(as) + 5);
-      const a = f32(randArray(prod(as), r)), b = f32(randArray(prod(bs), r));
-      const out = sl.matmulWith('subgroup4', T(a, as), T(b, bs));
-      expectClose(await out.read(), ref.matmul(a, as, b, bs, false, false), { rtol: 1e-5, atol: 1e-4 }, `subgroup4 [${as}]·[${bs}]`);
+    for (const variant of ['subgroup4', 'subgroup8'] as const) {
+      for (const [as, bs] of vec4Cases) {
+        const r = rng(prod(as) + 5);
+        const a = f32(randArray(prod(as), r)), b = f32(randArray(prod(bs), r));
+        const out = sl.matmulWith(variant, T(a, as), T(b, bs));
+        expectClose(await out.read(), ref.matmul(a, as, b, bs, false, false), { rtol: 1e-5, atol: 1e-4 }, `${variant} [${as}]·[${bs}]`);
+      }
     }
     if (!sl.getDevice().features.has('timestamp-query')) return;
     const ran = async (as: number[], bs: number[], opts = {}) =>
       (await sl.profile(() => sl.tidy(() => { sl.matmulWith('subgroup4', sl.rand(as), sl.rand(bs), opts); }))).map((t) => t.kernel).filter((k) => k.startsWith('matmul'));
     expect(await ran([67, 36], [36, 260])).toEqual(['matmul_subgroup4:main']);
+    expect((await sl.profile(() => sl.tidy(() => { sl.matmulWith('subgroup8', sl.rand([67, 36]), sl.rand([36, 260])); })))
+      .map((t) => t.kernel).filter((k) => k.startsWith('matmul'))).toEqual(['matmul_subgroup8:main']);
     // anything else runs the tuner's choice for strided products
     const fallback = `${KERNEL_FILE[sl.matmulStridedVariant()]}:main`;
-    expect(sl.matmulStridedVariant()).not.toBe('subgroup4');
+    expect(['subgroup4', 'subgroup8']).not.toContain(sl.matmulStridedVariant());
     expect(await ran([67, 36], [260, 36], { transB: true })).toEqual([fallback]);
     expect(await ran([67, 35], [35, 260])).toEqual([fallback]);
     // forcing subgroup4 runs subgroup where it cannot
@@ -453,21 +459,23 @@ describe('matmul variants', () => {
     }
   });
 
-  test('the subgroup4 variant reads an inf in B only where A uses it', async (ctx) => {
+  test('the subgroup4 and subgroup8 variants read an inf in B only where A uses it', async (ctx) => {
     if (!sl.hasSubgroups(8)) ctx.skip();
     // K = 12: lanes 3..7 of the 32-step chunk run past K; B's last row holds an inf.
     const b = new Float32Array(12 * 4).fill(1);
     b[11 * 4 + 1] = Infinity; // B[11, 1]
     const a = new Float32Array(2 * 12).fill(0.5);
     a[1 * 12 + 11] = 0; // row 1 multiplies the inf by 0 → NaN, as IEEE says
-    const c = await sl.matmulWith('subgroup4', T(a, [2, 12]), T(b, [12, 4])).read();
-    expect(Array.from(c)).toEqual([6, Infinity, 6, 6, 5.5, NaN, 5.5, 5.5]);
+    for (const variant of ['subgroup4', 'subgroup8'] as const) {
+      const c = await sl.matmulWith(variant, T(a, [2, 12]), T(b, [12, 4])).read();
+      expect(Array.from(c), variant).toEqual([6, Infinity, 6, 6, 5.5, NaN, 5.5, 5.5]);
+    }
   });
 
   test('tune() times every candidate and picks the fastest', async () => {
     const res = await sl.tune();
-    const matmuls = sl.hasSubgroups(8) ? ['blocked', 'tiled', 'tiled128', 'subgroup', 'subgroup4'] : ['blocked', 'tiled', 'tiled128'];
-    const strided = matmuls.filter((v) => v !== 'subgroup4');
+    const matmuls = sl.hasSubgroups(8) ? ['blocked', 'tiled', 'tiled128', 'subgroup', 'subgroup4', 'subgroup8'] : ['blocked', 'tiled', 'tiled128'];
+    const strided = matmuls.filter((v) => v !== 'subgroup4' && v !== 'subgroup8');
     for (const [probe, candidates] of [['matmul', matmuls], ['matmul-strided', strided], ['batchnorm', ['single', 'split']]] as const) {
       const times = candidates.map((v) => res.timings[`${probe}:${v}`]);
       for (const t of times) expect(t).toBeGreaterThan(0);
@@ -619,7 +627,7 @@ test('a product with more row tiles than one grid dimension runs in row blocks',
   const x = new Float32Array(M);
   for (let i = 0; i < M; i++) x[i] = ((i * 7919) % 1000) / 500 - 1;
   const w = [0.5, -2, 3], b = [1, 0, -1];
-  for (const variant of ['blocked', 'tiled', 'tiled128', 'subgroup', 'subgroup4'] as const) {
+  for (const variant of ['blocked', 'tiled', 'tiled128', 'subgroup', 'subgroup4', 'subgroup8'] as const) {
     if (variant.startsWith('subgroup') && !sl.hasSubgroups(8)) continue;
     const prev = sl.matmulVariant();
     sl.setMatmulVariant(variant);
@@ -666,7 +674,7 @@ describe('split-K', () => {
   // Few output tiles and a long inner axis: the product is cut into chunks of
   // K (a critic's 64×80,000 · 80,000×1 linear layer), summed after.
   test('a long inner axis through every variant, transposed, with bias and gradients', async () => {
-    const variants = sl.hasSubgroups(8) ? ['blocked', 'tiled', 'tiled128', 'subgroup', 'subgroup4'] as const : ['blocked', 'tiled', 'tiled128'] as const;
+    const variants = sl.hasSubgroups(8) ? ['blocked', 'tiled', 'tiled128', 'subgroup', 'subgroup4', 'subgroup8'] as const : ['blocked', 'tiled', 'tiled128'] as const;
     const prev = sl.matmulVariant();
     const M = 5, N = 3, Kd = 6000; // 6000 = 20 chunks of 300
     const r = rng(77);
@@ -694,7 +702,7 @@ describe('split-K', () => {
   });
 });
 
-test('split-K through subgroup4: row-major operands, chunks of K a multiple of 4', async (ctx) => {
+test('split-K through subgroup4 and subgroup8: row-major operands, chunks of K a multiple of 4', async (ctx) => {
   if (!sl.hasSubgroups(8)) ctx.skip();
   // K = 4104: unaligned, split-K would cut 12 chunks of 342, and the vec4
   // index of the second chunk's A (342 / 4) would round down; aligned it
@@ -702,8 +710,10 @@ test('split-K through subgroup4: row-major operands, chunks of K a multiple of 4
   const M = 5, Kd = 4104, N = 8;
   const r = rng(78);
   const a = f32(randArray(M * Kd, r)), b = f32(randArray(Kd * N, r));
-  const got = await sl.matmulWith('subgroup4', T(a, [M, Kd]), T(b, [Kd, N])).read();
-  expectClose(got, ref.matmul(a, [M, Kd], b, [Kd, N], false, false), { rtol: 1e-4, atol: 1e-4 }, 'subgroup4 split-K');
+  for (const variant of ['subgroup4', 'subgroup8'] as const) {
+    const got = await sl.matmulWith(variant, T(a, [M, Kd]), T(b, [Kd, N])).read();
+    expectClose(got, ref.matmul(a, [M, Kd], b, [Kd, N], false, false), { rtol: 1e-4, atol: 1e-4 }, `${variant} split-K`);
+  }
   if (!sl.getDevice().features.has('timestamp-query')) return;
   const at = T(a, [M, Kd]), bt = T(b, [Kd, N]);
   const times = await sl.profile(() => sl.tidy(() => { sl.matmulWith('subgroup4', at, bt); }));
@@ -712,22 +722,24 @@ test('split-K through subgroup4: row-major operands, chunks of K a multiple of 4
   expect(times.some((t) => t.kernel.startsWith('reduce.wgsl'))).toBe(true); // the partial products summed
 });
 
-test('subgroup4 in row blocks: more row tiles than one grid dimension', async (ctx) => {
+test('subgroup4 and subgroup8 in row blocks: more row tiles than one grid dimension', async (ctx) => {
   if (!sl.hasSubgroups(8)) ctx.skip();
   // 2,097,158 rows of 4: 65,537 row tiles of 32; the first block ends at 2,097,088
   const M = 2_097_158;
   const x = new Float32Array(M * 4);
   for (let i = 0; i < x.length; i++) x[i] = ((i * 7919) % 1000) / 500 - 1;
   const w = [0.5, -2, 3, 1, 0, 1, -1, 2, 1, 1, 1, 1, -3, 0.25, 2, -1];
-  const y = await sl.matmulWith('subgroup4', sl.tensor(x, [M, 4]), T(w, [4, 4])).read();
-  for (const r of [0, 1, 2_097_087, 2_097_088, 2_097_089, M - 1]) {
-    for (let j = 0; j < 4; j++) {
-      let want = 0;
-      for (let k = 0; k < 4; k++) want += x[r * 4 + k] * w[k * 4 + j];
-      expect(y[r * 4 + j], `row ${r}`).toBeCloseTo(want, 5);
+  for (const variant of ['subgroup4', 'subgroup8'] as const) {
+    const y = await sl.matmulWith(variant, sl.tensor(x, [M, 4]), T(w, [4, 4])).read();
+    for (const r of [0, 1, 2_097_087, 2_097_088, 2_097_089, M - 1]) {
+      for (let j = 0; j < 4; j++) {
+        let want = 0;
+        for (let k = 0; k < 4; k++) want += x[r * 4 + k] * w[k * 4 + j];
+        expect(y[r * 4 + j], `${variant} row ${r}`).toBeCloseTo(want, 5);
+      }
     }
+    expect(y.every(Number.isFinite)).toBe(true);
   }
-  expect(y.every(Number.isFinite)).toBe(true);
 });
 
 test('split-K frees its partial products and sums (no buffer outlives the result)', async () => {

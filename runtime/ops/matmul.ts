@@ -53,13 +53,14 @@ function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null
   // Other products get the tuner's choice for them.
   const vec4 = aCs === 1 && bCs === 1 && Kd % 4 === 0 && N % 4 === 0 && !bias;
   let variant = forced ?? pickMatmul(a, b, ta, tb, batch * M * N * Kd, vec4);
-  if (variant === 'subgroup4' && !vec4) variant = matmulStridedVariant();
+  if (readsVec4(variant) && !vec4) variant = matmulStridedVariant();
   // Output tile of one workgroup, rows × columns, per variant.
   const [tileRows, tileCols, kernel] = {
     blocked: [32, 32, K.matmul], tiled: [64, 64, K.matmulTiled], tiled128: [128, 128, K.matmulTiled128],
     subgroup: [16, 128, K.matmulSubgroup], subgroup4: [...SUBGROUP4_TILE, K.matmulSubgroup4],
+    subgroup8: [SUBGROUP4_TILE[0], 2 * SUBGROUP4_TILE[1], K.matmulSubgroup8],
   }[variant] as [number, number, typeof K.matmul];
-  const S = batch === 1 ? splitK(M, N, Kd, tileRows, tileCols, variant === 'subgroup4' ? 4 : 1) : 1;
+  const S = batch === 1 ? splitK(M, N, Kd, tileRows, tileCols, readsVec4(variant) ? 4 : 1) : 1;
   if (S > 1) {
     // Split-K: S chunks of the inner axis are S batch items of the same
     // kernel (batch strides step along K), each writing a partial product.
@@ -117,17 +118,20 @@ function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null
 
 type Binding = GPUBuffer | GPUBufferBinding;
 
+/** The kernels that read both operands as vec4s and take no bias. */
+const readsVec4 = (v: MatmulVariant): boolean => v === 'subgroup4' || v === 'subgroup8';
+
 /** The buffers plus `bias` (a stand-in when has_bias is 0), for the kernels
  * that bind one: subgroup4 takes no bias. */
 function withBias(variant: MatmulVariant, buffers: Record<string, Binding>, bias: GPUBuffer): Record<string, Binding> {
-  return variant === 'subgroup4' ? buffers : { ...buffers, bias };
+  return readsVec4(variant) ? buffers : { ...buffers, bias };
 }
 
 /** tuneShapes()'s choice for this product, else the adapter-wide one by size;
  * while tuneShapes() collects, the product is reported with a way to run it. */
 function pickMatmul(a: Tensor, b: Tensor, ta: boolean, tb: boolean, macs: number, vec4: boolean): MatmulVariant {
   const key = `[${a.shape.join(', ')}]${ta ? 'ᵀ' : ''}·[${b.shape.join(', ')}]${tb ? 'ᵀ' : ''}`;
-  const candidates = matmulCandidates().filter((v) => vec4 || v !== 'subgroup4');
+  const candidates = matmulCandidates().filter((v) => vec4 || !readsVec4(v));
   if (collectingShapes()) {
     const as = a.shape, bs = b.shape;
     noteShape({ family: 'matmul', key, variants: candidates, run: (v) => tidy(() => { raw(rand(as), rand(bs), ta, tb, null, v as MatmulVariant); }) });
