@@ -72,7 +72,7 @@ function fingerprint(): string {
 }
 // matmul has three choices: products of at least LARGE_MATMUL multiply-adds
 // (a big GPU's regime) may want a different kernel from small ones, and
-// products that subgroup4 cannot read as vec4s (a transposed operand: linear
+// products that subgroup4/subgroup8 cannot read as vec4s (a transposed operand: linear
 // layers, most backward products) get the fastest of the others.
 const choice: { matmul: MatmulVariant; matmulLarge: MatmulVariant; matmulStrided: MatmulVariant; conv: ConvVariant; convGrad: ConvGradVariant } = {
   matmul: 'blocked', matmulLarge: 'blocked', matmulStrided: 'blocked', conv: 'plain', convGrad: 'direct',
@@ -84,14 +84,14 @@ export function matmulVariant(macs = 0): MatmulVariant {
   return macs >= LARGE_MATMUL ? choice.matmulLarge : choice.matmul;
 }
 
-/** The kernel for a product subgroup4 cannot take (operands not row-major, K
- * or N not a multiple of 4, a bias), where the size's choice is subgroup4. */
+/** The kernel for a product subgroup4/subgroup8 cannot take (operands not
+ * row-major, K or N not a multiple of 4, a bias), where the size's choice is one of them. */
 export function matmulStridedVariant(): MatmulVariant {
   return choice.matmulStrided;
 }
 
 /** Force a variant for products of every size (benchmarks compare them; tests
- * cover each). Forcing subgroup4 runs subgroup where subgroup4 cannot. */
+ * cover each). Forcing subgroup4 or subgroup8 runs subgroup where they cannot. */
 export function setMatmulVariant(v: MatmulVariant): void {
   choice.matmul = v;
   choice.matmulLarge = v;
@@ -153,8 +153,8 @@ export function matmulCandidates(): MatmulVariant[] {
 }
 
 /** ops/matmul.ts registers how to run one small (256³) and one large (2048³)
- * product, and a small one with a transposed operand (which subgroup4 cannot
- * take). The large probe runs only where the small one took under 0.5 ms
+ * product, and a small one with a transposed operand (which subgroup4 and
+ * subgroup8 cannot take). The large probe runs only where the small one took under 0.5 ms
  * (a GPU): on a CPU driver it would cost seconds and large products keep the
  * small choice. */
 export function registerMatmulProbe(small: (variant: MatmulVariant) => void, large: (variant: MatmulVariant) => void,
