@@ -36,8 +36,9 @@ export interface Engine {
   prepare(w: Workload, data: InputCache): Promise<Prepared | Unsupported>;
   /** The first device (validation) error since the last call, if the engine can see them. */
   takeError?(): string | null;
-  /** Tune kernels per shape on what `fn` runs (engines with such a tuner): sites seen, and how many were measured. */
-  tuneShapes?(fn: () => Promise<void>): Promise<{ sites: number; measured: number }>;
+  /** Tune kernels per shape on what `fn` runs (engines with such a tuner): sites seen, how many
+   * were measured, and the choices ("family: variant ×count", …). */
+  tuneShapes?(fn: () => Promise<void>): Promise<{ sites: number; measured: number; chosen: string }>;
   /** GPU time per kernel of what `fn` runs (engines that can stamp their kernels). */
   profile?(fn: () => Promise<void>): Promise<KernelShare[]>;
   close?(): Promise<void>;

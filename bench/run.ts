@@ -428,8 +428,8 @@ async function main(): Promise<void> {
           const probe = await e.prepare(w, data);
           if (!isUnsupported(probe)) {
             try {
-              const { sites, measured } = await e.tuneShapes(() => probe.run());
-              rep.notes.push(`${w.name}: ${e.name} tuned ${sites} op shapes (${measured} measured) in ${((performance.now() - t1) / 1000).toFixed(1)} s before timing`);
+              const { sites, measured, chosen } = await e.tuneShapes(() => probe.run());
+              rep.notes.push(`${w.name}: ${e.name} tuned ${sites} op shapes (${measured} measured) in ${((performance.now() - t1) / 1000).toFixed(1)} s before timing${chosen ? `: ${chosen}` : ''}`);
             } finally {
               probe.dispose();
             }

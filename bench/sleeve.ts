@@ -368,7 +368,10 @@ export async function sleeveEngine(force: Record<string, string> = {}): Promise<
     profile: (fn) => sl.profile(fn),
     async tuneShapes(fn) {
       const sites = await sl.tuneShapes(fn);
-      return { sites: sites.length, measured: sites.filter((s) => Object.keys(s.timings).length).length };
+      const count = new Map<string, number>();
+      for (const s of sites) count.set(`${s.family}: ${s.chosen}`, (count.get(`${s.family}: ${s.chosen}`) ?? 0) + 1);
+      const chosen = [...count].map(([k, n]) => (n > 1 ? `${k} ×${n}` : k)).join(', ');
+      return { sites: sites.length, measured: sites.filter((s) => Object.keys(s.timings).length).length, chosen };
     },
     async close() {
       if (unexported.size) notes.push(`sleeve ops used that runtime/index.ts does not export yet: ${[...unexported].join(', ')}`);
