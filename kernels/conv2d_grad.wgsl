@@ -7,7 +7,7 @@
 // registers; no workgroup memory.
 //   main: the taps are 4 or 8 (CI_BLOCK) input channels at one (ky, kx), so
 //         they share one range of valid output columns and the inner loop has no bounds
-//         tests; the BLOCK (4 or 8) output channels and the chunk come from the
+//         tests; the BLOCK (4, 8 or 16) output channels and the chunk come from the
 //         workgroup id, so the g reads are the same across the workgroup.
 //   flat: 4 channels × 4 taps consecutive in (ci, ky, kx), masked per tap;
 //         for c_in < 4 (a network's first layer), where main would idle.
@@ -28,6 +28,7 @@ fn in_range(v: vec4<i32>, hi: i32) -> vec4<bool> {
   return (v >= vec4<i32>(0)) & (v < vec4<i32>(hi));
 }
 
+// Output channels per invocation: 4 or 8 (flat: 4); main also takes 16.
 override BLOCK: i32 = 8;
 // main: input channels per invocation (4 or 8); 8 halves the g loads per
 // multiply-add, at twice the accumulators.
@@ -124,6 +125,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
   let xoff2 = min(vec4<i32>(ci0 + 4) + vec4<i32>(0, 1, 2, 3), vec4<i32>(p.c_in - 1)) * plane;
   let gco = min(vec4<i32>(co0) + vec4<i32>(0, 1, 2, 3), vec4<i32>(p.c_out - 1)) * plane_o;
   let gco2 = min(vec4<i32>(co0 + 4) + vec4<i32>(0, 1, 2, 3), vec4<i32>(p.c_out - 1)) * plane_o;
+  let gco3 = min(vec4<i32>(co0 + 8) + vec4<i32>(0, 1, 2, 3), vec4<i32>(p.c_out - 1)) * plane_o;
+  let gco4 = min(vec4<i32>(co0 + 12) + vec4<i32>(0, 1, 2, 3), vec4<i32>(p.c_out - 1)) * plane_o;
   // Output columns whose input column ow·sw - pad_w + kx·dw lies inside x.
   let shift = kx * p.dw - p.pad_w;
   let ow_lo = select(0, (p.sw - 1 - shift) / p.sw, shift < 0);
@@ -135,6 +138,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
   var acc2: array<vec4<f32>, 4>; // channels 4..7 when BLOCK is 8
   var acc3: array<vec4<f32>, 4>; // taps 4..7 when CI_BLOCK is 8
   var acc4: array<vec4<f32>, 4>; // taps 4..7, channels 4..7
+  // BLOCK 16: channels 8..11 and 12..15, taps 0..3 (acc5, acc6) and 4..7 (acc7, acc8)
+  var acc5: array<vec4<f32>, 4>;
+  var acc6: array<vec4<f32>, 4>;
+  var acc7: array<vec4<f32>, 4>;
+  var acc8: array<vec4<f32>, 4>;
   for (var r = r0; r < r1; r++) {
     let nn = r / p.ho;
     let oh = r - nn * p.ho;
@@ -152,7 +160,21 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
       acc[2] += xv.z * gv;
       acc[3] += xv.w * gv;
       var gv2 = vec4<f32>(0.0);
-      if (BLOCK == 8) {
+      var gv3 = vec4<f32>(0.0);
+      var gv4 = vec4<f32>(0.0);
+      if (BLOCK == 16) {
+        gv3 = vec4<f32>(g[gco3.x + gi], g[gco3.y + gi], g[gco3.z + gi], g[gco3.w + gi]);
+        gv4 = vec4<f32>(g[gco4.x + gi], g[gco4.y + gi], g[gco4.z + gi], g[gco4.w + gi]);
+        acc5[0] += xv.x * gv3;
+        acc5[1] += xv.y * gv3;
+        acc5[2] += xv.z * gv3;
+        acc5[3] += xv.w * gv3;
+        acc6[0] += xv.x * gv4;
+        acc6[1] += xv.y * gv4;
+        acc6[2] += xv.z * gv4;
+        acc6[3] += xv.w * gv4;
+      }
+      if (BLOCK >= 8) {
         gv2 = vec4<f32>(g[gco2.x + gi], g[gco2.y + gi], g[gco2.z + gi], g[gco2.w + gi]);
         acc2[0] += xv.x * gv2;
         acc2[1] += xv.y * gv2;
@@ -165,7 +187,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
         acc3[1] += xw.y * gv;
         acc3[2] += xw.z * gv;
         acc3[3] += xw.w * gv;
-        if (BLOCK == 8) {
+        if (BLOCK == 16) {
+          acc7[0] += xw.x * gv3;
+          acc7[1] += xw.y * gv3;
+          acc7[2] += xw.z * gv3;
+          acc7[3] += xw.w * gv3;
+          acc8[0] += xw.x * gv4;
+          acc8[1] += xw.y * gv4;
+          acc8[2] += xw.z * gv4;
+          acc8[3] += xw.w * gv4;
+        }
+        if (BLOCK >= 8) {
           acc4[0] += xw.x * gv2;
           acc4[1] += xw.y * gv2;
           acc4[2] += xw.z * gv2;
@@ -183,6 +215,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
       if (co >= p.c_out) { break; }
       var v = select(acc2[i & 3][c & 3], acc[i & 3][c & 3], c < 4);
       if (i >= 4) { v = select(acc4[i & 3][c & 3], acc3[i & 3][c & 3], c < 4); }
+      if (c >= 8) {
+        v = select(acc6[i & 3][c & 3], acc5[i & 3][c & 3], c < 12);
+        if (i >= 4) { v = select(acc8[i & 3][c & 3], acc7[i & 3][c & 3], c < 12); }
+      }
       out[base + co * taps + ci * kk + pos] = v;
     }
   }

@@ -10,7 +10,7 @@ import { K } from './kernels.js';
 
 export type MatmulVariant = 'blocked' | 'tiled' | 'tiled128' | 'subgroup' | 'subgroup4' | 'subgroup8';
 export type ConvVariant = 'plain' | 'subgroup' | 'subgroup16';
-export type ConvGradVariant = 'direct' | 'tiled';
+export type ConvGradVariant = 'direct' | 'direct16' | 'tiled';
 /** How elementwise kernels spread their items (engine.ts gridStride): one per
  * lane, or at least 4 (at most 16384 workgroups) or 16 (at most 4096) items
  * per lane. */
@@ -115,8 +115,9 @@ export function convGradVariant(): ConvGradVariant {
   return choice.convGrad;
 }
 
-/** conv2d's weight gradient: 'direct' (registers only, conv2d_grad.wgsl main/flat)
- * or 'tiled' (an implicit GEMM through workgroup memory). */
+/** conv2d's weight gradient: 'direct' (registers only, conv2d_grad.wgsl main/flat,
+ * blocks of 8 output channels), 'direct16' (the same on blocks of 16) or
+ * 'tiled' (an implicit GEMM through workgroup memory). */
 export function setConvGradVariant(v: ConvGradVariant): void {
   choice.convGrad = v;
   forceFamilies('conv-grad');

@@ -156,7 +156,7 @@ test('subgroup16 runs blocks of 16 channels, subgroup blocks of 8 (the same kern
   }
 });
 
-// The weight gradient's two kernels (the tuner picks one per adapter): every
+// The weight gradient's kernels (the tuner picks one per adapter): every
 // geometry, plus enough taps and channels for several 64×64 tiles and
 // enough pixels for several chunks.
 describe('weight grad with each kernel', () => {
@@ -166,8 +166,10 @@ describe('weight grad with each kernel', () => {
     // main's blocks of 8 input channels and 8 output channels, both partial
     { name: 'blocks of 8 input channels', x: [2, 13, 6, 7], w: [10, 13, 3, 3], opts: { padding: 1, stride: 2 } },
     { name: 'chunked pixels', x: [4, 2, 41, 37], w: [3, 2, 3, 3], opts: { padding: 1 } },
+    // direct16's blocks of 16 output channels, the last partial, over blocks of 8 input channels
+    { name: 'blocks of 16 output channels', x: [2, 11, 6, 7], w: [37, 11, 3, 3], opts: { padding: [1, 0], stride: [1, 2] } },
   ];
-  for (const variant of ['direct', 'tiled'] as const) {
+  for (const variant of ['direct', 'direct16', 'tiled'] as const) {
     test(variant, async () => {
       const prev = sl.convGradVariant();
       sl.setConvGradVariant(variant);
