@@ -8,7 +8,8 @@
 //   statistics in place, with the unbiased variance (as torch does).
 // backward: one workgroup per channel: Σg and Σg·x̂ (= dbias, dweight), then
 //   dx. TRAIN = 1 includes the terms that flow through the batch statistics.
-// train_forward4, backward4: the same two with vec4 loads (planes of 4k values).
+// train_forward4, backward4: the same two with vec4 loads (planes of 4k values);
+//   the split entries below have *4 forms too.
 // stats_partial / stats_finish: the same two-pass statistics split over many
 //   workgroups per channel (few channels over many elements would leave a GPU
 //   nearly idle with one workgroup each); the normalisation then runs as
@@ -314,4 +315,76 @@ fn bwd_apply_item(i: u32) {
 fn bwd_apply(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   // lanes stride over the items: see gridStride (engine.ts)
   for (var i = gid.x + gid.y * nwg.x * 64u; i < p.n_batch * p.plane * p.channels; i += nwg.x * nwg.y * 64u) { bwd_apply_item(i); }
+}
+
+// The split entries' vec4 forms, for planes of a multiple of 4 values (then
+// every vec4 lies in one channel, and chunk_len is a multiple of 4): per four
+// values one load of x (and g), one store, and one set of per-channel loads
+// and one division instead of four. On a CPU driver each of those loads is
+// a loop over the lanes.
+
+// Channel of the j-th vec4 of the (range of the) batch.
+fn channel4(j: u32) -> u32 { return ((4u * j) / p.plane) % p.channels; }
+
+@compute @workgroup_size(64)
+fn eval_forward4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  // lanes stride over the vec4s: see gridStride (engine.ts)
+  for (var j = gid.x + gid.y * nwg.x * 64u; j < p.n_batch * p.channels * (p.plane / 4u); j += nwg.x * nwg.y * 64u) {
+    let c = channel4(j);
+    let a = inverseSqrt(var_in[c] + p.eps) * scale_of(c);
+    y4[j] = (x4[j] - mean_in[c]) * a + shift_of(c);
+  }
+}
+
+@compute @workgroup_size(256)
+fn stats_partial4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let flat = wid.x + wid.y * nwg.x;
+  if (flat >= p.channels * p.n_chunks) { return; }
+  let c = flat / p.n_chunks;
+  let span = chunk_span(flat % p.n_chunks) / 4u;
+  var mu = 0.0;
+  if (MOMENT == 2u) { mu = mean_in[c]; }
+  var acc = vec4<f32>(0.0);
+  for (var r = span.x + lid.x; r < span.y; r += WG) {
+    let v = x4[at4(c, r)];
+    if (MOMENT == 2u) { acc += (v - mu) * (v - mu); } else { acc += v; }
+  }
+  let total = tree_sum(lid.x, vec2<f32>(hsum(acc), 0.0)).x;
+  if (lid.x == 0u) { part_out[flat] = total; }
+}
+
+@compute @workgroup_size(256)
+fn bwd_partial4(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let flat = wid.x + wid.y * nwg.x;
+  if (flat >= p.channels * p.n_chunks) { return; }
+  let c = flat / p.n_chunks;
+  let span = chunk_span(flat % p.n_chunks) / 4u;
+  let mu = mean_in[c];
+  let inv = inverseSqrt(var_in[c] + p.eps);
+  var sg = vec4<f32>(0.0);
+  var sgx = vec4<f32>(0.0);
+  for (var r = span.x + lid.x; r < span.y; r += WG) {
+    let i = at4(c, r);
+    let gi = g4[i];
+    sg += gi;
+    sgx += gi * (x4[i] - mu) * inv;
+  }
+  let total = tree_sum(lid.x, vec2<f32>(hsum(sg), hsum(sgx)));
+  if (lid.x == 0u) {
+    part_out[2u * flat] = total.x;
+    part_out[2u * flat + 1u] = total.y;
+  }
+}
+
+@compute @workgroup_size(64)
+fn bwd_apply4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let k = select(0.0, 1.0 / f32(p.stat_count), TRAIN == 1u);
+  // lanes stride over the vec4s: see gridStride (engine.ts)
+  for (var j = gid.x + gid.y * nwg.x * 64u; j < p.n_batch * p.channels * (p.plane / 4u); j += nwg.x * nwg.y * 64u) {
+    let c = channel4(j);
+    let inv = inverseSqrt(var_in[c] + p.eps);
+    let xh = (x4[j] - mean_in[c]) * inv;
+    // dbias = Σg and dweight = Σg·x̂ were written by bwd_finish; only read here
+    dx4[j] = scale_of(c) * inv * (g4[j] - k * (dbias[c] + xh * dweight[c]));
+  }
 }

@@ -63,7 +63,8 @@ describe('batchNorm2d', () => {
     bnSplit.minPerChunk = 37;
     bnSplit.targetWorkgroups = 64;
     try {
-      for (const [shape, lo, hi] of [[[3, 5, 11, 13], -1, 3], [[2, 3, 23, 29], 99.5, 100.5]] as [number[], number, number][]) {
+      // the last two: planes of a multiple of 4 values (the *4 split entries), chunks rounded up to 4 values
+      for (const [shape, lo, hi] of [[[3, 5, 11, 13], -1, 3], [[2, 3, 23, 29], 99.5, 100.5], [[3, 5, 12, 13], -1, 3], [[2, 3, 8, 30], 99.5, 100.5]] as [number[], number, number][]) {
         const r = rng(prod(shape) + 1);
         const s = ref.bnShape(shape);
         const x = f32(randArray(prod(shape), r, lo, hi));
@@ -131,8 +132,8 @@ describe('batchNorm2d', () => {
     expectClose(await batchNorm2d(T(x, shape), null, null, null, T(b, [4]), { training: true }).read(), ref.batchNorm(x, s, { bias: b }), FWD, 'bias only');
   });
 
-  test('eval mode uses (and keeps) the running statistics', async () => {
-    const shape = [3, 5, 7, 9];
+  // [3, 5, 8, 9]: planes of a multiple of 4 values (eval_forward4)
+  for (const shape of [[3, 5, 7, 9], [3, 5, 8, 9]]) test(`eval mode uses (and keeps) the running statistics ${JSON.stringify(shape)}`, async () => {
     const r = rng(13);
     const s = ref.bnShape(shape);
     const x = f32(randArray(prod(shape), r, -2, 2));

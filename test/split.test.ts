@@ -203,28 +203,34 @@ describe('batch normalisation past the binding limit', () => {
   const b = f32(randArray(3, r));
   const g = f32(randArray(prod(SHAPE), r));
 
-  test('training forward, running statistics and the fused backward, in ranges of images', async () => {
-    const { whole, split } = await wholeAndSplit(8192, () => {
-      const xt = T(x, SHAPE, true), wt = T(w, [3], true), bt = T(b, [3], true);
-      const rm = sl.zeros([3]), rv = sl.ones([3]);
-      const y = sl.batchNorm2d(xt, rm, rv, wt, bt, { training: true, momentum: 0.3 });
-      const grads = sl.grad(y, [xt, wt, bt], { gradOutputs: [T(g, SHAPE)] }) as sl.Tensor[];
-      const yEval = sl.batchNorm2d(T(x, SHAPE), rm, rv, null, null, { training: false });
-      return [y, rm, rv, ...grads, yEval];
+  // SHAPE's planes of 77 values take the scalar split entries; planes of 44
+  // (a multiple of 4) the *4 ones, with rows of 528 bytes.
+  for (const shape of [SHAPE, [150, 3, 4, 11]]) {
+    test(`training forward, running statistics and the fused backward, in ranges of images ${JSON.stringify(shape)}`, async () => {
+      const plane = shape[2] * shape[3];
+      const xs = x.subarray(0, prod(shape)), gs = g.subarray(0, prod(shape));
+      const { whole, split } = await wholeAndSplit(8192, () => {
+        const xt = T(xs, shape, true), wt = T(w, [3], true), bt = T(b, [3], true);
+        const rm = sl.zeros([3]), rv = sl.ones([3]);
+        const y = sl.batchNorm2d(xt, rm, rv, wt, bt, { training: true, momentum: 0.3 });
+        const grads = sl.grad(y, [xt, wt, bt], { gradOutputs: [T(gs, shape)] }) as sl.Tensor[];
+        const yEval = sl.batchNorm2d(T(xs, shape), rm, rv, T(w, [3]), T(b, [3]), { training: false });
+        return [y, rm, rv, ...grads, yEval];
+      });
+      expect(split.dispatches).toBeGreaterThan(whole.dispatches + 20);
+      const names = ['y', 'running mean', 'running var', 'dx', 'dweight', 'dbias', 'eval y'];
+      split.reads.forEach((v, i) => expectClose(v, whole.reads[i], { rtol: 2e-5, atol: 2e-5 }, names[i]));
+      // the batch statistics against f64: running = 0.3·batch (+ 0.7·1 for the variance, unbiased)
+      const count = 150 * plane;
+      for (let c = 0; c < 3; c++) {
+        let s = 0, ss = 0;
+        for (let n = 0; n < 150; n++) for (let k = 0; k < plane; k++) s += xs[(n * 3 + c) * plane + k];
+        const mu = s / count;
+        for (let n = 0; n < 150; n++) for (let k = 0; k < plane; k++) ss += (xs[(n * 3 + c) * plane + k] - mu) ** 2;
+        expectClose([split.reads[1][c], split.reads[2][c]], [0.3 * mu, 0.7 + (0.3 * ss) / (count - 1)], { rtol: 1e-5, atol: 1e-6 }, `running stats ${c}`);
+      }
     });
-    expect(split.dispatches).toBeGreaterThan(whole.dispatches + 20);
-    const names = ['y', 'running mean', 'running var', 'dx', 'dweight', 'dbias', 'eval y'];
-    split.reads.forEach((v, i) => expectClose(v, whole.reads[i], { rtol: 2e-5, atol: 2e-5 }, names[i]));
-    // the batch statistics against f64: running = 0.3·batch (+ 0.7·1 for the variance, unbiased)
-    const count = 150 * 7 * 11;
-    for (let c = 0; c < 3; c++) {
-      let s = 0, ss = 0;
-      for (let n = 0; n < 150; n++) for (let k = 0; k < 77; k++) s += x[(n * 3 + c) * 77 + k];
-      const mu = s / count;
-      for (let n = 0; n < 150; n++) for (let k = 0; k < 77; k++) ss += (x[(n * 3 + c) * 77 + k] - mu) ** 2;
-      expectClose([split.reads[1][c], split.reads[2][c]], [0.3 * mu, 0.7 + (0.3 * ss) / (count - 1)], { rtol: 1e-5, atol: 1e-6 }, `running stats ${c}`);
-    }
-  });
+  }
 
   test('the composed backward (grad of grad) runs on split elementwise ops and reductions', async () => {
     const { whole, split } = await wholeAndSplit(8192, () => {

@@ -54,10 +54,15 @@ function imageRanges(x: Tensor, geo: Geometry): RowRange[] {
   return rowRanges(geo.n, [geo.c * geo.plane], 'batchNorm2d', () => `input ${x.describe()}`);
 }
 
-/** Uniforms of a split entry run on a range of r.count images, `chunks` chunks per channel. */
+/** Uniforms of a split entry run on a range of r.count images, `chunks`
+ * chunks per channel; chunks of a multiple of 4 values for the *4 entries. */
 function rangeParams(base: Record<string, number>, geo: Geometry, r: RowRange, chunks: number): Record<string, number> {
-  return { ...base, n_batch: r.count, chunk_len: Math.ceil((r.count * geo.plane) / chunks), n_chunks: chunks };
+  const len = Math.ceil((r.count * geo.plane) / chunks);
+  return { ...base, n_batch: r.count, chunk_len: vec4Planes(geo) ? Math.ceil(len / 4) * 4 : len, n_chunks: chunks };
 }
+
+/** Planes of a multiple of 4 values: every entry has a vec4 form (the *4 entries). */
+const vec4Planes = (geo: Geometry): boolean => geo.plane % 4 === 0;
 
 /** Partial sums over every image range, added: the input of a *_finish entry. */
 function summedParts(ranges: RowRange[], dispatchInto: (r: RowRange, part: Tensor) => void, partSize: number): Tensor {
@@ -134,13 +139,14 @@ export function batchNorm2d(
 
   const ranges = imageRanges(x, geo);
   const row = geo.c * geo.plane;
+  const v4 = vec4Planes(geo);
   const normalise = () => {
     for (const r of ranges) {
-      const xr = rowsOf(x, r, row);
+      const xr = rowsOf(x, r, row), yr = rowsOf(y, r, row);
       e.dispatch(K.batchnorm, {
-        entry: 'eval_forward', constants: { AFFINE },
-        buffers: { x: xr, ...affine(xr), y: rowsOf(y, r, row), mean_in: mu.buffer, var_in: va.buffer },
-        uniforms: { ...uniforms, n_batch: r.count }, workgroups: gridStride(r.count * row),
+        entry: v4 ? 'eval_forward4' : 'eval_forward', constants: { AFFINE },
+        buffers: { ...(v4 ? { x4: xr, y4: yr } : { x: xr, y: yr }), ...affine(xr), mean_in: mu.buffer, var_in: va.buffer },
+        uniforms: { ...uniforms, n_batch: r.count }, workgroups: gridStride((r.count * row) / (v4 ? 4 : 1)),
       });
     }
   };
@@ -155,8 +161,9 @@ export function batchNorm2d(
       // one invocation per element.
       for (const [moment, out] of [[1, mu], [2, va]] as const) {
         const part = summedParts(ranges, (r, into) => e.dispatch(K.batchnorm, {
-          entry: 'stats_partial', constants: { MOMENT: moment },
-          buffers: { x: rowsOf(x, r, row), part_out: into.buffer, mean_in: mu.buffer }, // read only for the second moment
+          entry: v4 ? 'stats_partial4' : 'stats_partial', constants: { MOMENT: moment },
+          // mean_in is read only for the second moment
+          buffers: { [v4 ? 'x4' : 'x']: rowsOf(x, r, row), part_out: into.buffer, mean_in: mu.buffer },
           uniforms: rangeParams(uniforms, geo, r, chunks), workgroups: grid1d(geo.c * chunks, 1),
         }), geo.c * chunks);
         e.dispatch(K.batchnorm, {
@@ -168,8 +175,6 @@ export function batchNorm2d(
       }
       normalise();
     } else {
-      // planes of a multiple of 4 values: vec4 loads (the *4 entries)
-      const v4 = geo.plane % 4 === 0;
       e.dispatch(K.batchnorm, {
         entry: v4 ? 'train_forward4' : 'train_forward', constants: { AFFINE },
         buffers: { ...(v4 ? { x4: x.buffer, y4: y.buffer } : { x: x.buffer, y: y.buffer }), ...affine(x.buffer), mean_out: mu.buffer, var_out: va.buffer },
@@ -220,12 +225,16 @@ function fusedBackward(g: Tensor, x: Tensor, weight: Tensor | null, mu: Tensor, 
   const constants = { AFFINE: weight ? 1 : 0, TRAIN: training ? 1 : 0 };
   const ranges = imageRanges(x, geo);
   const chunks = statChunks({ ...geo, n: ranges[0].count });
+  const v4 = vec4Planes(geo);
   if (ranges.length > 1 || chunks > 1) {
     const base = params(geo, eps);
     const row = geo.c * geo.plane;
     const part = summedParts(ranges, (r, into) => e.dispatch(K.batchnorm, {
-      entry: 'bwd_partial',
-      buffers: { x: rowsOf(x, r, row), g: rowsOf(g, r, row), mean_in: mu.buffer, var_in: va.buffer, part_out: into.buffer },
+      entry: v4 ? 'bwd_partial4' : 'bwd_partial',
+      buffers: {
+        ...(v4 ? { x4: rowsOf(x, r, row), g4: rowsOf(g, r, row) } : { x: rowsOf(x, r, row), g: rowsOf(g, r, row) }),
+        mean_in: mu.buffer, var_in: va.buffer, part_out: into.buffer,
+      },
       uniforms: rangeParams(base, geo, r, chunks), workgroups: grid1d(geo.c * chunks, 1),
     }), geo.c * chunks * 2);
     e.dispatch(K.batchnorm, {
@@ -235,19 +244,18 @@ function fusedBackward(g: Tensor, x: Tensor, weight: Tensor | null, mu: Tensor, 
     });
     part.dispose();
     for (const r of ranges) {
-      const xr = rowsOf(x, r, row);
+      const xr = rowsOf(x, r, row), gr = rowsOf(g, r, row), dxr = rowsOf(dx, r, row);
       e.dispatch(K.batchnorm, {
-        entry: 'bwd_apply', constants,
+        entry: v4 ? 'bwd_apply4' : 'bwd_apply', constants,
         buffers: {
-          x: xr, weight: weight?.buffer ?? xr, g: rowsOf(g, r, row), mean_in: mu.buffer, var_in: va.buffer,
-          dbias: db.buffer, dweight: dw.buffer, dx: rowsOf(dx, r, row),
+          ...(v4 ? { x4: xr, g4: gr, dx4: dxr } : { x: xr, g: gr, dx: dxr }),
+          weight: weight?.buffer ?? xr, mean_in: mu.buffer, var_in: va.buffer, dbias: db.buffer, dweight: dw.buffer,
         },
-        uniforms: { ...base, n_batch: r.count }, workgroups: gridStride(r.count * row),
+        uniforms: { ...base, n_batch: r.count }, workgroups: gridStride((r.count * row) / (v4 ? 4 : 1)),
       });
     }
     return [dx, dw, db];
   }
-  const v4 = geo.plane % 4 === 0; // vec4 loads (backward4)
   e.dispatch(K.batchnorm, {
     entry: v4 ? 'backward4' : 'backward', constants,
     buffers: {
