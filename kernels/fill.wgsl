@@ -4,7 +4,9 @@
 // 3 the constant lo
 override DIST: u32 = 0u;
 
-struct Params { n: u32, seed: u32, lo: f32, hi: f32 }
+// base: the index of out[0] in the whole tensor, for a tensor filled in
+// ranges (past the storage binding limit): every element keeps its stream.
+struct Params { n: u32, seed: u32, lo: f32, hi: f32, base: u32 }
 
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<uniform> p: Params;
@@ -21,7 +23,7 @@ fn unit(h: u32) -> f32 { return (f32(h >> 8u) + 0.5) / 16777216.0; }
 fn item(i: u32) {
   // hash the seed and the index together in two rounds: streams of different
   // seeds are not shifted copies of each other
-  let h1 = pcg(pcg(i + pcg(p.seed)) ^ p.seed);
+  let h1 = pcg(pcg(p.base + i + pcg(p.seed)) ^ p.seed);
   let u1 = unit(h1);
   switch DIST {
     case 0u: { out[i] = p.lo + (p.hi - p.lo) * u1; }

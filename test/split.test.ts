@@ -84,6 +84,15 @@ describe('elementwise past the binding limit', () => {
     expect(Array.from(split.reads[3]).every((v) => v === 2.5)).toBe(true);
   });
 
+  test('rand and randn in 256-float ranges: the same numbers as one dispatch', async () => {
+    const { whole, split } = await wholeAndSplit(1024, () => [sl.rand([3001], { seed: 5, low: -1, high: 2 }), sl.randn([3001], { seed: 6 })]);
+    expect(split.dispatches).toBe(2 * 12);
+    expect(whole.dispatches).toBe(2);
+    split.reads.forEach((v, i) => expect(Array.from(v), `output ${i}`).toEqual(Array.from(whole.reads[i])));
+    expect(split.reads[0].every((v) => v >= -1 && v < 2)).toBe(true);
+    expect(new Set(split.reads[1]).size).toBe(3001); // no range repeats another's numbers
+  });
+
   test('broadcasting: an operand spanning the first axis is split with the output, one broadcast along it is bound whole', async () => {
     const r2 = rng(902);
     const a = f32(randArray(prod(SHAPE), r2));

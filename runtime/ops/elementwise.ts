@@ -265,7 +265,7 @@ export function full(shape: readonly number[], value: number): Tensor {
     getEngine().dispatch(K.fill, {
       constants: { DIST: 3 },
       buffers: { out: rowsOf(out, r, 1) },
-      uniforms: { n: r.count, seed: 0, lo: value, hi: 0 },
+      uniforms: { n: r.count, seed: 0, lo: value, hi: 0, base: 0 },
       workgroups: gridStride(r.count),
     });
   }

@@ -3,6 +3,7 @@
 import { getEngine, gridStride } from '../engine.js';
 import { K } from '../kernels.js';
 import { empty, type Shape, type Tensor } from '../tensor.js';
+import { rowRanges, rowsOf } from './split.js';
 
 let counter = 0x2545f491;
 
@@ -22,12 +23,17 @@ export function nextSeed(): number {
 export function fillRandom(shape: Shape, dist: 0 | 1 | 2, lo: number, hi: number, seed?: number): Tensor {
   const out = empty(shape);
   if (out.size === 0) return out;
-  getEngine().dispatch(K.fill, {
-    constants: { DIST: dist },
-    buffers: { out: out.buffer },
-    uniforms: { n: out.size, seed: seed ?? nextSeed(), lo, hi },
-    workgroups: gridStride(out.size),
-  });
+  const s = seed ?? nextSeed();
+  // Past the storage binding limit: ranges of the flat tensor, each element
+  // hashed by its index in the whole (the same numbers as one dispatch).
+  for (const r of rowRanges(out.size, [1], 'rand', () => out.describe())) {
+    getEngine().dispatch(K.fill, {
+      constants: { DIST: dist },
+      buffers: { out: rowsOf(out, r, 1) },
+      uniforms: { n: r.count, seed: s, lo, hi, base: r.start },
+      workgroups: gridStride(r.count),
+    });
+  }
   return out;
 }
 
