@@ -104,8 +104,9 @@ export function convVariant(): ConvVariant {
 }
 
 /** conv2d's forward and input-gradient kernels: 'subgroup' serves reductions
- * over ≥ 8 channels where the device has subgroups ('subgroup16': the same
- * kernel on blocks of 16 channels), 'plain' everything. */
+ * over ≥ 8 channels, and forwards over fewer (in chunks of 8 taps), where the
+ * device has subgroups ('subgroup16': the same kernel on blocks of 16
+ * channels), 'plain' everything. */
 export function setConvVariant(v: ConvVariant): void {
   choice.conv = v;
   forceFamilies('conv-fwd', 'conv-data');

@@ -135,6 +135,36 @@ describe('fwd and input grad with each kernel', () => {
   }
 });
 
+// Under 8 input channels the subgroup variants run the forward as fwd_taps
+// (chunks of 8 taps over c_in·kh·kw): every narrow geometry above (9 to 75
+// taps, so the last chunk is partial, and up to 20 output channels for
+// blocks of 16), plus a first layer of 1 channel over more output channels.
+describe('fwd under 8 input channels with each kernel', () => {
+  const narrow = [
+    ...convCases.filter((c) => c.x[1] < 8),
+    { name: 'one input channel, 20 outputs', x: [2, 1, 9, 13], w: [20, 1, 3, 3], opts: { padding: 1 }, bias: true },
+  ];
+  for (const variant of ['plain', 'subgroup', 'subgroup16'] as const) {
+    test(variant, async (ctx) => {
+      if (variant !== 'plain' && !sl.hasSubgroups(8)) ctx.skip();
+      const prev = sl.convVariant();
+      sl.setConvVariant(variant);
+      try {
+        for (const [k, c] of narrow.entries()) {
+          const { x, w, b } = inputs(c, 650 + k, c.w[0]);
+          const y = cv.conv2d(T(x, c.x), T(w, c.w), c.bias ? T(b, [c.w[0]]) : null, c.opts);
+          expectClose(await y.read(), ref.conv2d(x, c.x, w, c.w, c.bias ? b : null, c.opts).data, FWD, `${variant} ${c.name}`);
+        }
+        if (variant === 'plain' || !sl.getDevice().features.has('timestamp-query')) return;
+        const kernels = (await sl.profile(() => sl.tidy(() => { cv.conv2d(sl.rand([1, 3, 9, 9]), sl.rand([4, 3, 3, 3])); }))).map((t) => t.kernel);
+        expect(kernels).toContain('conv2d_subgroup.wgsl:fwd_taps');
+      } finally {
+        sl.setConvVariant(prev);
+      }
+    });
+  }
+});
+
 test('subgroup16 runs blocks of 16 channels, subgroup blocks of 8 (the same kernel, the same sums)', async (ctx) => {
   if (!sl.hasSubgroups(8)) ctx.skip();
   const e = sl.getEngine();

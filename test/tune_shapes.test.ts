@@ -44,9 +44,11 @@ describe('tuneShapes', () => {
 
     const sites = await sl.tuneShapes(() => step().forEach((t) => t.dispose()));
     const families = new Set(sites.map((s) => s.family));
-    // layer 2's forward reduces over 8 channels (both kernels apply); layer 1's only over 3 (one: not a site)
+    // layer 2's forward reduces over 8 channels (fwd), layer 1's over 3 (fwd_taps): both are sites
     expect(families).toEqual(new Set(['conv-fwd', 'conv-data', 'conv-grad', 'matmul']));
-    expect(sites.filter((s) => s.family === 'conv-fwd').map((s) => s.key)).toEqual(['4×8×10×10→16×5×5 k5×5 s2×2 p2×2 d1×1']);
+    expect(sites.filter((s) => s.family === 'conv-fwd').map((s) => s.key)).toEqual([
+      '4×3×20×20→8×10×10 k5×5 s2×2 p2×2 d1×1', '4×8×10×10→16×5×5 k5×5 s2×2 p2×2 d1×1',
+    ]);
     expect(sites.filter((s) => s.family === 'conv-grad')).toHaveLength(2);
     for (const s of sites) {
       const names = Object.keys(s.timings);
@@ -61,8 +63,9 @@ describe('tuneShapes', () => {
     after.forEach((v, i) => expectClose(v, before[i], { rtol: 1e-4, atol: 1e-5 }, `output ${i}`));
 
     // The chosen kernel is the one dispatched for that shape (layer 2's
-    // forward is the only one that may use the subgroup kernel).
-    const fwd = sites.find((s) => s.family === 'conv-fwd')!;
+    // forward is the only one that may use the subgroup kernel's fwd entry;
+    // layer 1's would use fwd_taps).
+    const fwd = sites.find((s) => s.family === 'conv-fwd' && s.key.startsWith('4×8×'))!;
     const usesSubgroupFwd = async () =>
       (await sl.profile(() => step().forEach((t) => t.dispose()))).some((t) => t.kernel === 'conv2d_subgroup.wgsl:fwd');
     expect(await usesSubgroupFwd()).toBe(fwd.chosen !== 'plain');

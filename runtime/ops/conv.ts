@@ -128,11 +128,14 @@ function pick<V extends string>(family: string, g: Geo, candidates: V[], fallbac
 }
 
 /** Forward/data candidates for a reduction over `channels`: the subgroup
- * kernel works in chunks of 8 channels, so below 8 it would mostly multiply zeros. */
-const fwdDataCandidates = (channels: number): ConvVariant[] => (channels >= 8 && hasSubgroups(8) ? ['plain', 'subgroup', 'subgroup16'] : ['plain']);
+ * kernel works in chunks of 8 channels, so below 8 it would mostly multiply
+ * zeros; the forward then has an entry that chunks the taps instead
+ * (fwd_taps), the input gradient (a layer of < 8 outputs) has none. */
+const fwdDataCandidates = (family: 'conv-fwd' | 'conv-data', channels: number): ConvVariant[] =>
+  ((channels >= 8 || family === 'conv-fwd') && hasSubgroups(8) ? ['plain', 'subgroup', 'subgroup16'] : ['plain']);
 
 function fwdDataVariant(family: 'conv-fwd' | 'conv-data', g: Geo, channels: number, run: (v: ConvVariant) => void): ConvVariant {
-  const candidates = fwdDataCandidates(channels);
+  const candidates = fwdDataCandidates(family, channels);
   return pick(family, g, candidates, candidates.includes(convVariant()) ? convVariant() : 'plain', run);
 }
 
@@ -147,7 +150,7 @@ function fwdKernel(x: Tensor, w: Tensor, b: Tensor | null, g: Geo, forced?: Conv
   const [gx, gy] = grid1d(g.n * g.ho * g.wo, FOUR_WG);
   const block = channelBlock(g.cout, variant);
   getEngine().dispatch(fwdDataKernel(variant), {
-    entry: 'fwd',
+    entry: variant !== 'plain' && g.cin < 8 ? 'fwd_taps' : 'fwd',
     constants: { BLOCK: block },
     buffers: { src: x.buffer, wt: w.buffer, bias: (b ?? w).buffer, dst: out.buffer },
     uniforms: { ...uniformsOf(g), has_bias: b ? 1 : 0, ky_step: 1, kx_step: 1 },
