@@ -100,3 +100,20 @@ fn same(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   // lanes stride over the items: see gridStride (engine.ts)
   for (var i = gid.x + gid.y * nwg.x * 64u; i < p.n; i += nwg.x * nwg.y * 64u) { out[i] = apply(a[i], b[i]); }
 }
+
+// same4: `same` on vec4s, for a length (and range) of a multiple of 4: on a
+// CPU driver each load or store is a loop over the lanes, and one such loop
+// for four values is what pays. n still counts floats.
+@group(0) @binding(4) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> b4: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> out4: array<vec4<f32>>;
+
+@compute @workgroup_size(64)
+fn same4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  // lanes stride over the vec4s: see gridStride (engine.ts)
+  for (var i = gid.x + gid.y * nwg.x * 64u; i < p.n / 4u; i += nwg.x * nwg.y * 64u) {
+    let u = a4[i];
+    let v = b4[i];
+    out4[i] = vec4<f32>(apply(u.x, v.x), apply(u.y, v.y), apply(u.z, v.z), apply(u.w, v.w));
+  }
+}

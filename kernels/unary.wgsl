@@ -58,3 +58,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   // lanes stride over the items: see gridStride (engine.ts)
   for (var i = gid.x + gid.y * nwg.x * 64u; i < p.n; i += nwg.x * nwg.y * 64u) { out[i] = apply(x[i]); }
 }
+
+// main4: the same on vec4s, for a length (and range) of a multiple of 4:
+// on a CPU driver each load or store is a loop over the lanes, and one such
+// loop for four values is what pays. n still counts floats.
+@group(0) @binding(3) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> out4: array<vec4<f32>>;
+
+@compute @workgroup_size(64)
+fn main4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  // lanes stride over the vec4s: see gridStride (engine.ts)
+  for (var i = gid.x + gid.y * nwg.x * 64u; i < p.n / 4u; i += nwg.x * nwg.y * 64u) {
+    let v = x4[i];
+    out4[i] = vec4<f32>(apply(v.x), apply(v.y), apply(v.z), apply(v.w));
+  }
+}

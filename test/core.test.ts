@@ -17,6 +17,7 @@ describe('binary ops with broadcasting', () => {
     [[1], [2, 3, 5, 7]],
     [[5, 1, 3, 1], [1, 6, 1, 9]],
     [[131], [131]],
+    [[4, 33], [4, 33]], // same shapes, a multiple of 4 values: the vec4 entry (same4)
     [[2, 3, 1, 2, 1, 3, 1, 2], [3, 2, 1, 1, 2, 1]],
     // rank 2 with rows of ≥ 64: the 2-D grid entry (a row of each kind of stride)
     [[37, 1], [1, 67]],
@@ -100,11 +101,26 @@ describe('unary ops', () => {
     ['pow 3', (t) => sl.pow(t, 3), (v) => v ** 3, x, 1e-5],
     ['pow 0.5', (t) => sl.pow(t, 0.5), Math.sqrt, pos, 1e-5],
   ];
-  for (const [name, gpu, f, input, rtol] of cases) {
-    test(name, async () => {
-      expectClose(await gpu(T(input, [n])).read(), Array.from(input, f), { rtol, atol: 1e-6 }, name);
-    });
+  // 1031 values run `main`; 1028, a multiple of 4, run the vec4 entry `main4`
+  for (const m of [n, n - 3]) {
+    for (const [name, gpu, f, input, rtol] of cases) {
+      test(`${name} on ${m} values`, async () => {
+        const v = input.subarray(0, m);
+        expectClose(await gpu(T(v, [m])).read(), Array.from(v, f), { rtol, atol: 1e-6 }, name);
+      });
+    }
   }
+
+  test('lengths of a multiple of 4 take the vec4 entries (unary main4, binary same4)', async (ctx) => {
+    if (!sl.getDevice().features.has('timestamp-query')) ctx.skip();
+    const kernels = async (m: number) => (await sl.profile(() => sl.tidy(() => {
+      const t = sl.rand([m]);
+      sl.exp(t);
+      sl.mul(t, t);
+    }))).map((k) => k.kernel).filter((k) => !k.startsWith('fill')).sort();
+    expect(await kernels(1028)).toEqual(['binary.wgsl:same4', 'unary.wgsl:main4']);
+    expect(await kernels(1031)).toEqual(['binary.wgsl:same', 'unary.wgsl:main']);
+  });
 
   test('tanh and sigmoid saturate without overflow', async () => {
     const big = [-100, -30, 30, 100];

@@ -21,12 +21,14 @@ function binaryRaw(op: BinOp, a: Tensor, b: Tensor): Tensor {
   const e = getEngine();
   const what = () => `${a.describe()} ${op} ${b.describe()}`;
   if (sameShape(a.shape, shape) && sameShape(b.shape, shape)) {
+    const v4 = n % 4 === 0; // so is every range: vec4 loads and stores
     for (const r of rowRanges(n, [1], op, what)) {
+      const ar = rowsOf(a, r, 1), br = rowsOf(b, r, 1), outr = rowsOf(out, r, 1);
       e.dispatch(K.binary, {
-        entry: 'same', constants: { OP: BIN[op] },
-        buffers: { a: rowsOf(a, r, 1), b: rowsOf(b, r, 1), out: rowsOf(out, r, 1) },
+        entry: v4 ? 'same4' : 'same', constants: { OP: BIN[op] },
+        buffers: v4 ? { a4: ar, b4: br, out4: outr } : { a: ar, b: br, out: outr },
         uniforms: { n: r.count, rank: 0, out_shape: [], a_strides: [], b_strides: [] },
-        workgroups: gridStride(r.count),
+        workgroups: gridStride(v4 ? r.count / 4 : r.count),
       });
     }
     return out;
@@ -66,12 +68,16 @@ type UnOp = keyof typeof UN;
 export function unaryRaw(op: UnOp, x: Tensor, alpha = 0, beta = 0): Tensor {
   const out = empty(x.shape);
   if (x.size === 0) return out;
+  // A length of a multiple of 4 (so is every range): vec4 loads and stores.
+  const v4 = x.size % 4 === 0;
   for (const r of rowRanges(x.size, [1], op, () => x.describe())) {
+    const xr = rowsOf(x, r, 1), outr = rowsOf(out, r, 1);
     getEngine().dispatch(K.unary, {
+      entry: v4 ? 'main4' : 'main',
       constants: { OP: UN[op] },
-      buffers: { x: rowsOf(x, r, 1), out: rowsOf(out, r, 1) },
+      buffers: v4 ? { x4: xr, out4: outr } : { x: xr, out: outr },
       uniforms: { n: r.count, alpha, beta },
-      workgroups: gridStride(r.count),
+      workgroups: gridStride(v4 ? r.count / 4 : r.count),
     });
   }
   return out;
