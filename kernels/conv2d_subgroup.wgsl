@@ -65,16 +65,26 @@ fn weights(base: vec4<i32>, r: i32, step: i32) -> vec4<f32> {
   return select(vec4<f32>(0.0), vec4<f32>(wt[o.x], wt[o.y], wt[o.z], wt[o.w]), r < rlen);
 }
 
+// Weights of the block's 4, 8 or 16 channels (groups of 4 from base ..
+// base4) at reduction index r; groups past BLOCK are zero.
+struct BlockW { a: vec4<f32>, b: vec4<f32>, c: vec4<f32>, d: vec4<f32> }
+
+fn block_weights(base: vec4<i32>, base2: vec4<i32>, base3: vec4<i32>, base4: vec4<i32>, r: i32, step: i32) -> BlockW {
+  var w = BlockW(weights(base, r, step), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+  if (BLOCK >= 8) { w.b = weights(base2, r, step); }
+  if (BLOCK == 16) { w.c = weights(base3, r, step); w.d = weights(base4, r, step); }
+  return w;
+}
+
 // Reduction channels r0 .. r0+7 at one tap. base/base2: the weight offsets
 // of the block's channels at reduction channel 0; step: between reduction
 // channels in wt.
 fn chunk(r0: i32, base: vec4<i32>, base2: vec4<i32>, base3: vec4<i32>, base4: vec4<i32>, step: i32, lane: i32) {
-  let wa = weights(base, r0 + lane, step);
-  var wb = vec4<f32>(0.0);
-  var wc = vec4<f32>(0.0);
-  var wd = vec4<f32>(0.0);
-  if (BLOCK >= 8) { wb = weights(base2, r0 + lane, step); }
-  if (BLOCK == 16) { wc = weights(base3, r0 + lane, step); wd = weights(base4, r0 + lane, step); }
+  let w = block_weights(base, base2, base3, base4, r0 + lane, step);
+  let wa = w.a;
+  let wb = w.b;
+  let wc = w.c;
+  let wd = w.d;
   tap(gather(r0), subgroupBroadcast(wa, 0u), subgroupBroadcast(wb, 0u), subgroupBroadcast(wc, 0u), subgroupBroadcast(wd, 0u));
   tap(gather(r0 + 1), subgroupBroadcast(wa, 1u), subgroupBroadcast(wb, 1u), subgroupBroadcast(wc, 1u), subgroupBroadcast(wd, 1u));
   tap(gather(r0 + 2), subgroupBroadcast(wa, 2u), subgroupBroadcast(wb, 2u), subgroupBroadcast(wc, 2u), subgroupBroadcast(wd, 2u));
@@ -187,15 +197,12 @@ fn fwd_taps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id)
   tci = 0;
   tky = 0;
   tkx = 0;
-  let z = vec4<f32>(0.0);
   for (var t0 = 0; t0 < taps; t0 += 8) {
-    let r = t0 + lane;
-    let wa = weights(wrow, r, 1);
-    var wb = z;
-    var wc = z;
-    var wd = z;
-    if (BLOCK >= 8) { wb = weights(wrow2, r, 1); }
-    if (BLOCK == 16) { wc = weights(wrow3, r, 1); wd = weights(wrow4, r, 1); }
+    let w = block_weights(wrow, wrow2, wrow3, wrow4, t0 + lane, 1);
+    let wa = w.a;
+    let wb = w.b;
+    let wc = w.c;
+    let wd = w.d;
     tap(next_tap(px.ih0, px.iw0, px.xb), subgroupBroadcast(wa, 0u), subgroupBroadcast(wb, 0u), subgroupBroadcast(wc, 0u), subgroupBroadcast(wd, 0u));
     tap(next_tap(px.ih0, px.iw0, px.xb), subgroupBroadcast(wa, 1u), subgroupBroadcast(wb, 1u), subgroupBroadcast(wc, 1u), subgroupBroadcast(wd, 1u));
     tap(next_tap(px.ih0, px.iw0, px.xb), subgroupBroadcast(wa, 2u), subgroupBroadcast(wb, 2u), subgroupBroadcast(wc, 2u), subgroupBroadcast(wd, 2u));

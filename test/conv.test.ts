@@ -108,6 +108,17 @@ describe('conv2d input and weight gradients as ops', () => {
   });
 });
 
+/** Run fn with the conv forward/input-gradient variant forced, then hand the previous one back. */
+async function withConvVariant(variant: sl.ConvVariant, fn: () => Promise<void>): Promise<void> {
+  const prev = sl.convVariant();
+  sl.setConvVariant(variant);
+  try {
+    await fn();
+  } finally {
+    sl.setConvVariant(prev);
+  }
+}
+
 // conv2d_subgroup.wgsl (picked by the tuner where subgroups exist) serves
 // reductions over ≥ 8 channels: every geometry above, widened by 8 channels
 // on both sides (so 9..25, none a multiple of 8), through both kernels.
@@ -116,9 +127,7 @@ describe('fwd and input grad with each kernel', () => {
   for (const variant of ['plain', 'subgroup', 'subgroup16'] as const) {
     test(variant, async (ctx) => {
       if (variant !== 'plain' && !sl.hasSubgroups(8)) ctx.skip();
-      const prev = sl.convVariant();
-      sl.setConvVariant(variant);
-      try {
+      await withConvVariant(variant, async () => {
         for (const [k, c] of wide.entries()) {
           const geo = ref.convGeo(c.x, c.w, c.opts);
           const { x, w, b } = inputs(c, 500 + k, c.w[0]);
@@ -128,9 +137,7 @@ describe('fwd and input grad with each kernel', () => {
           const gx = cv.conv2dInputGrad(T(u, ref.yShape(geo)), T(w, c.w), c.x, c.opts);
           expectClose(await gx.read(), ref.convData(u, w, null, geo), FWD, `${variant} ${c.name}: input grad`);
         }
-      } finally {
-        sl.setConvVariant(prev);
-      }
+      });
     });
   }
 });
@@ -147,9 +154,7 @@ describe('fwd under 8 input channels with each kernel', () => {
   for (const variant of ['plain', 'subgroup', 'subgroup16'] as const) {
     test(variant, async (ctx) => {
       if (variant !== 'plain' && !sl.hasSubgroups(8)) ctx.skip();
-      const prev = sl.convVariant();
-      sl.setConvVariant(variant);
-      try {
+      await withConvVariant(variant, async () => {
         for (const [k, c] of narrow.entries()) {
           const { x, w, b } = inputs(c, 650 + k, c.w[0]);
           const y = cv.conv2d(T(x, c.x), T(w, c.w), c.bias ? T(b, [c.w[0]]) : null, c.opts);
@@ -158,9 +163,7 @@ describe('fwd under 8 input channels with each kernel', () => {
         if (variant === 'plain' || !sl.getDevice().features.has('timestamp-query')) return;
         const kernels = (await sl.profile(() => sl.tidy(() => { cv.conv2d(sl.rand([1, 3, 9, 9]), sl.rand([4, 3, 3, 3])); }))).map((t) => t.kernel);
         expect(kernels).toContain('conv2d_subgroup.wgsl:fwd_taps');
-      } finally {
-        sl.setConvVariant(prev);
-      }
+      });
     });
   }
 });
