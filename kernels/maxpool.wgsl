@@ -7,7 +7,7 @@
 //           cover it and chose it. A gather, so no atomics and the result
 //           does not depend on scheduling.
 //           SEARCH_ALL = 1 (geometry unknown) looks at every output of the plane.
-// forward_2x2, forward_2x2_pairs, backward_2x2: the same maps for the common
+// forward_2x2, forward_2x2_quads, backward_2x2: the same maps for the common
 //           2×2 window with stride 2, no padding and an even input height
 //           (see below).
 // gather:   per output: out = g_in[argmax], the adjoint of backward (its
@@ -39,7 +39,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read> idx: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(6) var<uniform> p: Params;
-// x again, for forward_2x2_pairs: whole windows' rows as vec4 and vec2 loads
+// x again, for forward_2x2_quads: whole windows' rows as vec4 and vec2 loads
 @group(0) @binding(7) var<storage, read> x4: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read> x2: array<vec2<f32>>;
 
@@ -150,8 +150,8 @@ const ROWS_2X2: u32 = 4u;
 
 struct Rows2x2 { first: u32, end: u32, step: u32, col: u32, cols: u32 }
 
-// A row of output is `units` columns of work: outputs, or pairs of outputs
-// (forward_2x2_pairs). Rows per block: ROWS_2X2 per row of lanes.
+// A row of output is `units` columns of work (its outputs). Rows per block:
+// ROWS_2X2 per row of lanes.
 fn block_rows_2x2(units: u32) -> u32 { return ROWS_2X2 * (64u / min(units, 64u)); }
 
 // Blocks of rows: a workgroup takes blocks wid, wid + workgroups, … (the
@@ -180,13 +180,17 @@ fn window_2x2(v0: f32, v1: f32, v2: f32, v3: f32) -> Win {
   return w;
 }
 
-// Output o of window column ow (stacked row r) and its argmax in the plane.
-fn store_2x2(o: u32, r: u32, ow: u32, w: Win) {
+// Output o, whose window starts at index at0 in its input plane, and its
+// argmax in the plane.
+fn store_at(o: u32, at0: u32, w: Win) {
   out[o] = w.best;
-  if (WITH_INDICES == 1u) {
-    let row0 = 2u * (r % p.out_h) * p.in_w + 2u * ow;
-    idx_out[o] = f32(row0 + (w.at & 1u) + (w.at >> 1u) * p.in_w);
-  }
+  if (WITH_INDICES == 1u) { idx_out[o] = f32(at0 + (w.at & 1u) + (w.at >> 1u) * p.in_w); }
+}
+
+// Output o of window column ow (stacked row r).
+fn store_2x2(o: u32, r: u32, ow: u32, w: Win) {
+  // folded away without indices (WITH_INDICES is a constant)
+  store_at(o, 2u * (r % p.out_h) * p.in_w + 2u * ow, w);
 }
 
 @compute @workgroup_size(64)
@@ -199,40 +203,6 @@ fn forward_2x2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
       for (var ow = rr.col; ow < p.out_w; ow += rr.cols) {
         let j = top + 2u * ow;
         store_2x2(r * p.out_w + ow, r, ow, window_2x2(x[j], x[j + 1u], x[j + p.in_w], x[j + p.in_w + 1u]));
-      }
-    }
-  }
-}
-
-// The same for an even input width, a lane taking two neighbouring windows:
-// their top row is 4 floats at a multiple of 4 (2·r·in_w), one vec4 load; the
-// bottom row, in_w further, two vec2 loads. On lavapipe each load is a loop
-// over the lanes, so fewer, wider loads are what pays (≈1.2× over
-// forward_2x2). An odd out_w leaves a last window alone: its lane loads vec2s
-// and reads nothing past its row.
-@compute @workgroup_size(64)
-fn forward_2x2_pairs(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                     @builtin(local_invocation_index) li: u32) {
-  let units = (p.out_w + 1u) / 2u;
-  for (var blk = wid.x + wid.y * nwg.x; blk < blocks_2x2(units); blk += nwg.x * nwg.y) {
-    let rr = rows_2x2(blk, li, units);
-    for (var r = rr.first; r < rr.end; r += rr.step) {
-      let top = 2u * r * p.in_w;
-      for (var u = rr.col; u < units; u += rr.cols) {
-        let j = top + 4u * u;
-        let jb = (j + p.in_w) / 2u;
-        let ow = 2u * u;
-        let o = r * p.out_w + ow;
-        let b01 = x2[jb];
-        if (ow + 1u < p.out_w) {
-          let a = x4[j / 4u];
-          let b23 = x2[jb + 1u];
-          store_2x2(o, r, ow, window_2x2(a.x, a.y, b01.x, b01.y));
-          store_2x2(o + 1u, r, ow + 1u, window_2x2(a.z, a.w, b23.x, b23.y));
-        } else {
-          let a = x2[j / 2u];
-          store_2x2(o, r, ow, window_2x2(a.x, a.y, b01.x, b01.y));
-        }
       }
     }
   }
@@ -268,3 +238,63 @@ fn backward_2x2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
     }
   }
 }
+
+// The forward for an even input width, a lane taking four neighbouring
+// windows (a quad) per item: their top row is 8 floats at a multiple of 4,
+// two vec4 loads; the bottom row, in_w further, two vec4 loads when
+// in_w % 4 == 0, else a vec2, a vec4 and a vec2. On lavapipe every load is a
+// loop over the lanes and a lane's turn of its own loop costs about as much
+// again, so more floats per load and per turn is what pays: 1.2–1.5× over
+// two windows per lane (vec4 + 2 vec2), the same as eight.
+// Lanes walk the items (stacked row r, quad u) with the grid stride, as
+// gridStride (engine.ts) says, carrying r and u instead of dividing per item.
+@compute @workgroup_size(64)
+fn forward_2x2_quads(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let units = (p.out_w + 3u) / 4u;
+  let rows = p.n_out / p.out_w;
+  let lanes = nwg.x * nwg.y * 64u;
+  let first = gid.x + gid.y * nwg.x * 64u;
+  var r = first / units;
+  var u = first - r * units;
+  let dr = lanes / units;
+  let du = lanes - dr * units;
+  let whole_bottom = p.in_w % 4u == 0u;
+  let last4 = arrayLength(&x4) - 1u;
+  let last2 = arrayLength(&x2) - 1u;
+  while (r < rows) {
+    let ow = 4u * u;
+    let top = 2u * r * p.in_w + 2u * ow;
+    let bot = top + p.in_w;
+    let o = r * p.out_w + ow;
+    let at0 = 2u * (r % p.out_h) * p.in_w + 2u * ow; // folded away without indices
+    // A row's last quad may hold fewer windows: it loads as a whole one
+    // (clamped to the buffer, so the last row reads nothing past it) and
+    // stores only its own windows. No branch: on a CPU driver lanes that
+    // diverge run both sides.
+    let t0 = x4[min(top / 4u, last4)];
+    let t1 = x4[min(top / 4u + 1u, last4)];
+    var b0: vec4<f32>;
+    var b1: vec4<f32>;
+    if (whole_bottom) {
+      b0 = x4[min(bot / 4u, last4)];
+      b1 = x4[min(bot / 4u + 1u, last4)];
+    } else {
+      let lo = x2[min(bot / 2u, last2)];
+      let mid = x4[min((bot + 2u) / 4u, last4)];
+      let hi = x2[min(bot / 2u + 3u, last2)];
+      b0 = vec4<f32>(lo, mid.xy);
+      b1 = vec4<f32>(mid.zw, hi);
+    }
+    store_at(o, at0, window_2x2(t0.x, t0.y, b0.x, b0.y));
+    if (ow + 1u < p.out_w) { store_at(o + 1u, at0 + 2u, window_2x2(t0.z, t0.w, b0.z, b0.w)); }
+    if (ow + 2u < p.out_w) { store_at(o + 2u, at0 + 4u, window_2x2(t1.x, t1.y, b1.x, b1.y)); }
+    if (ow + 3u < p.out_w) { store_at(o + 3u, at0 + 6u, window_2x2(t1.z, t1.w, b1.z, b1.w)); }
+    u += du;
+    r += dr;
+    if (u >= units) {
+      u -= units;
+      r += 1u;
+    }
+  }
+}
+

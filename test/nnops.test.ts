@@ -269,12 +269,16 @@ describe('maxPool2d', () => {
     { shape: [2, 3, 7, 9], k: [2, 2], s: [2, 2], p: [0, 0] }, // floor mode drops the last row and column
     { shape: [2, 2, 11, 6], k: [3, 2], s: [1, 2], p: [1, 0] },
     { shape: [1, 3, 13, 13], k: [5, 5], s: [3, 3], p: [2, 2] },
-    // 2×2, stride 2, even height: the `_2x2` entries (whole output rows), odd
-    // and even widths (an even one reads pairs of windows: an odd number of
-    // windows leaves the last alone)
+    // 2×2, stride 2, even height: the `_2x2` entries, odd and even widths.
+    // An even one reads quads of windows (forward_2x2_quads), the bottom row
+    // as whole vec4s when the width is a multiple of 4; a row's last quad
+    // holds 1–3 windows unless the output width is a multiple of 4.
     { shape: [2, 3, 8, 9], k: [2, 2], s: [2, 2], p: [0, 0] },
-    { shape: [3, 2, 6, 10], k: [2, 2], s: [2, 2], p: [0, 0] },
-    { shape: [2, 3, 4, 8], k: [2, 2], s: [2, 2], p: [0, 0] },
+    { shape: [3, 2, 6, 10], k: [2, 2], s: [2, 2], p: [0, 0] }, // 5 windows: 4 + 1, bottom split
+    { shape: [2, 3, 4, 8], k: [2, 2], s: [2, 2], p: [0, 0] }, // 4: no partial quad, bottom whole
+    { shape: [2, 3, 6, 14], k: [2, 2], s: [2, 2], p: [0, 0] }, // 7: 4 + 3
+    { shape: [3, 1, 4, 6], k: [2, 2], s: [2, 2], p: [0, 0] }, // 3: a partial quad alone
+    { shape: [1, 2, 4, 16], k: [2, 2], s: [2, 2], p: [0, 0] }, // 8: two whole quads
   ];
   const geoOf = (c: (typeof cases)[number]): PoolGeometry => ({ kernel: c.k, stride: c.s, padding: c.p });
 
@@ -313,8 +317,8 @@ describe('maxPool2d', () => {
     // rows of 3 (21 rows of lanes per workgroup, the last workgroup partial)
     { shape: [2, 3, 38, 258], k: [2, 2] as [number, number], s: [2, 2] as [number, number], p: [0, 0] as [number, number] },
     { shape: [5, 7, 20, 7], k: [2, 2] as [number, number], s: [2, 2] as [number, number], p: [0, 0] as [number, number] },
-    // even widths (forward_2x2_pairs): rows of 3 pairs (21 rows of lanes), and
-    // of 65 pairs, the last a window alone
+    // even widths (forward_2x2_quads): rows of 6 windows (a whole quad and 2),
+    // and of 129 (32 quads and 1)
     { shape: [5, 7, 20, 12], k: [2, 2] as [number, number], s: [2, 2] as [number, number], p: [0, 0] as [number, number] },
     { shape: [3, 2, 6, 258], k: [2, 2] as [number, number], s: [2, 2] as [number, number], p: [0, 0] as [number, number] },
   ];

@@ -68,7 +68,7 @@ test('every strided kernel gives the same bits with 3 workgroups as with one ite
   const gp3 = data(pooled3);
   const X2 = [3, 5, 18, 13], gp2 = data([3, 5, 9, 6]);
   const x2 = data(X2);
-  const X4 = [3, 5, 18, 14], x4 = data(X4);
+  const X4 = [3, 5, 18, 38], x4 = data(X4); // 5 quads a row: lanes carry from row to row
 
   const fn: Run = () => {
     const outs: sl.Tensor[] = [];
@@ -104,7 +104,7 @@ test('every strided kernel gives the same bits with 3 workgroups as with one ite
     const xq = T(x2, X2, true);
     const q = sl.maxPool2dWithIndices(xq, 2);
     outs.push(q.out, q.indices, ...(sl.grad(q.out, [xq], { gradOutputs: [T(gp2, [3, 5, 9, 6])] }) as sl.Tensor[]));
-    const q4 = sl.maxPool2dWithIndices(T(x4, X4), 2); // an even width: pairs of windows
+    const q4 = sl.maxPool2dWithIndices(T(x4, X4), 2); // an even width: quads of windows
     outs.push(q4.out, q4.indices);
     // cross-entropy's one-hot target (its composed gradient, taken under a tape)
     const lg = T(logits, [37, 11], true);
@@ -118,7 +118,7 @@ test('every strided kernel gives the same bits with 3 workgroups as with one ite
   const entries = [
     'unary.wgsl:main', 'binary.wgsl:same', 'binary.wgsl:main', 'binary.wgsl:rows', 'fill.wgsl:main', 'fft.wgsl:abs2', 'fft.wgsl:abs2_complex', 'layout.wgsl:main', 'dropout.wgsl:main',
     'reduce.wgsl:main', 'batchnorm.wgsl:eval_forward', 'batchnorm.wgsl:bwd_apply', 'maxpool.wgsl:forward',
-    'maxpool.wgsl:backward', 'maxpool.wgsl:gather', 'maxpool.wgsl:forward_2x2', 'maxpool.wgsl:forward_2x2_pairs',
+    'maxpool.wgsl:backward', 'maxpool.wgsl:gather', 'maxpool.wgsl:forward_2x2', 'maxpool.wgsl:forward_2x2_quads',
     'maxpool.wgsl:backward_2x2',
     'softmax_xent.wgsl:onehot',
   ];

@@ -56,10 +56,10 @@ function isPlain2x2(inShape: readonly number[], geo: PoolGeometry): boolean {
   return kh === 2 && kw === 2 && sh === 2 && sw === 2 && ph === 0 && pw === 0 && inShape[2] % 2 === 0;
 }
 
-/** Workgroups of a `_2x2` entry, which loop over blocks of ROWS_2X2 (4) rows
- * per lane row, as many lane rows as min(units, 64) columns of work (outputs,
- * or pairs of them) leave room for in 64 lanes: a block gives each lane at
- * least 4 units (gridStride's rule). */
+/** Workgroups of forward_2x2 and backward_2x2, which loop over blocks of
+ * ROWS_2X2 (4) rows per lane row, as many lane rows as min(units, 64)
+ * columns of work (outputs) leave room for in 64 lanes: a block gives each
+ * lane at least 4 units (gridStride's rule). */
 function rowsGrid(rows: number, units: number): [number, number, number] {
   const perGroup = 4 * Math.floor(64 / Math.min(units, 64));
   return grid1d(strideGroups(Math.ceil(rows / perGroup), 4), 1);
@@ -68,11 +68,11 @@ function rowsGrid(rows: number, units: number): [number, number, number] {
 /**
  * One dispatch per range of N·C planes (one, unless a tensor exceeds the
  * storage binding limit): every kernel entry works plane by plane. The grid
- * strides over output elements ('out') or input elements ('in'), or over
- * blocks of whole output rows ('rows', and 'pairs' for two windows per lane:
- * the `_2x2` entries).
+ * strides over output elements ('out'), input elements ('in'), quads of
+ * four outputs in a row ('quads': forward_2x2_quads), or blocks of whole
+ * output rows ('rows': the other `_2x2` entries).
  */
-function byPlanes(op: string, inShape: readonly number[], outShape: readonly number[], geo: PoolGeometry, per: 'in' | 'out' | 'rows' | 'pairs',
+function byPlanes(op: string, inShape: readonly number[], outShape: readonly number[], geo: PoolGeometry, per: 'in' | 'out' | 'rows' | 'quads',
   make: (inPlanes: Bind, outPlanes: Bind) => { entry: string; constants?: Record<string, number>; buffers: Record<string, GPUBuffer | GPUBufferBinding> }): void {
   const planes = inShape[0] * inShape[1];
   const inPlane = inShape[2] * inShape[3], outPlane = outShape[2] * outShape[3];
@@ -84,9 +84,8 @@ function byPlanes(op: string, inShape: readonly number[], outShape: readonly num
     getEngine().dispatch(K.maxpool, {
       ...make(of(inPlane), of(outPlane)),
       uniforms: uniforms(shapeIn, shapeOut, geo),
-      workgroups: per === 'rows' || per === 'pairs'
-        ? rowsGrid(r.count * outShape[2], per === 'pairs' ? Math.ceil(outShape[3] / 2) : outShape[3])
-        : gridStride(r.count * (per === 'in' ? inPlane : outPlane)),
+      workgroups: per === 'rows' ? rowsGrid(r.count * outShape[2], outShape[3])
+        : gridStride(r.count * (per === 'in' ? inPlane : per === 'out' ? outPlane : outShape[2] * Math.ceil(outShape[3] / 4))),
     });
   }
 }
@@ -119,13 +118,14 @@ function pooled(x: Tensor, kernelSize: Pair, opts: MaxPoolOptions, wantIndices: 
   if (out.size > 0) {
     const standIn = indices ? null : empty([1]);
     const plain = isPlain2x2(x.shape, geo);
-    // an even width puts every window row pair on vec2 (bottom) and vec4 (top) boundaries
-    const pairs = plain && x.shape[3] % 2 === 0;
-    byPlanes('maxPool2d', x.shape, outShape, geo, pairs ? 'pairs' : plain ? 'rows' : 'out', (inPlanes, outPlanes) => {
+    // an even width puts every window's top row on a vec4 boundary and its
+    // bottom row on a vec2 one: four windows per lane (forward_2x2_quads)
+    const quads = plain && x.shape[3] % 2 === 0;
+    byPlanes('maxPool2d', x.shape, outShape, geo, quads ? 'quads' : plain ? 'rows' : 'out', (inPlanes, outPlanes) => {
       const xs = inPlanes(x);
       return {
-        entry: pairs ? 'forward_2x2_pairs' : plain ? 'forward_2x2' : 'forward', constants: { WITH_INDICES: indices ? 1 : 0 },
-        buffers: { ...(pairs ? { x4: xs, x2: xs } : { x: xs }), out: outPlanes(out), idx_out: indices ? outPlanes(indices) : standIn!.buffer },
+        entry: quads ? 'forward_2x2_quads' : plain ? 'forward_2x2' : 'forward', constants: { WITH_INDICES: indices ? 1 : 0 },
+        buffers: { ...(quads ? { x4: xs, x2: xs } : { x: xs }), out: outPlanes(out), idx_out: indices ? outPlanes(indices) : standIn!.buffer },
       };
     });
     standIn?.dispose();
