@@ -242,10 +242,10 @@ fn backward_2x2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
 // The forward for an even input width, a lane taking four neighbouring
 // windows (a quad) per item: their top row is 8 floats at a multiple of 4,
 // two vec4 loads; the bottom row, in_w further, two vec4 loads when
-// in_w % 4 == 0, else a vec2, a vec4 and a vec2. On lavapipe every load is a
-// loop over the lanes and a lane's turn of its own loop costs about as much
-// again, so more floats per load and per turn is what pays: 1.2–1.5× over
-// two windows per lane (vec4 + 2 vec2), the same as eight.
+// in_w % 4 == 0, else a vec2, a vec4 and a vec2: 5 loads for 16 floats. On
+// lavapipe, where every load is a loop over the lanes, that ran 1.1–1.5×
+// faster than two windows per lane (a vec4 and two vec2s for 8 floats, lanes
+// over the columns of blocks of rows); eight windows per lane were no faster.
 // Lanes walk the items (stacked row r, quad u) with the grid stride, as
 // gridStride (engine.ts) says, carrying r and u instead of dividing per item.
 @compute @workgroup_size(64)
