@@ -1,7 +1,8 @@
 // What the adapter can do at best from a WGSL compute shader, in two probes:
 //   fmaPeak:  fp32 FMAs in registers, no memory traffic in the loop;
-//   loadPeak: storage-buffer loads from a 64 KiB buffer that stays in cache,
-//             each lane at its own address, as vec4s and as scalars.
+//   loadPeak: loads from a 64 KiB storage buffer that stays in cache, and
+//             from 16 KiB of workgroup memory, each lane at its own address,
+//             as vec4s and as scalars.
 // GFLOP/s figures in the table can be read against them (and against the
 // card's datasheet peak, which a WGSL loop may not reach). A kernel that
 // makes L loaded floats per FMA cannot beat 1 / (L / loads + 1 / FMAs) FMAs/s
@@ -37,25 +38,39 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 /** LOADS_PER_TURN loads per loop turn, every lane at its own address (lane
  * i reads element i + 64·j: neighbouring lanes, neighbouring elements, as a
- * kernel reading a row does). The index wraps inside the 64 KiB buffer, so
- * the probe measures the load path, not the memory behind it. */
+ * kernel reading a row does). The index wraps inside the 64 KiB storage
+ * buffer, or the 16 KiB of workgroup memory (WebGPU's default limit) that
+ * the workgroup first fills from it, so the probe measures the load path,
+ * not the memory behind it. The fill (16 vec4 or 64 scalar loads a lane,
+ * against at least 512 in the loop) is not counted: a slight underestimate. */
 const LOADS_PER_TURN = 8;
-const loadShader = (ty: 'vec4<f32>' | 'f32'): string => /* wgsl */ `
+type Ty = 'vec4<f32>' | 'f32';
+const WG_BYTES = 16384;
+const loadShader = (ty: Ty, space: 'storage' | 'workgroup'): string => {
+  const wgLen = WG_BYTES / (ty === 'f32' ? 4 : 16);
+  const from = space === 'storage' ? 'src' : 'sh';
+  return /* wgsl */ `
 struct P { iters: u32, m: f32 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<uniform> p: P;
 @group(0) @binding(2) var<storage, read> src: array<${ty}>;
+${space === 'workgroup' ? `var<workgroup> sh: array<${ty}, ${wgLen}>;` : ''}
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let n = arrayLength(&src); // a power of two
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+${space === 'workgroup'
+    ? `  for (var k = li; k < ${wgLen}u; k += 64u) { sh[k] = src[k]; }
+  workgroupBarrier();
+  let n = ${wgLen}u;`
+    : '  let n = arrayLength(&src); // a power of two'}
   var i = gid.x;
   var acc = ${ty}(0.0);
   for (var t = 0u; t < p.iters; t++) {
-${Array.from({ length: LOADS_PER_TURN }, (_, j) => `    acc += src[(i + ${64 * j}u) & (n - 1u)];`).join('\n')}
+${Array.from({ length: LOADS_PER_TURN }, (_, j) => `    acc += ${from}[(i + ${64 * j}u) & (n - 1u)];`).join('\n')}
     i += ${64 * LOADS_PER_TURN}u;
   }
   out[gid.x] = dot(vec4<f32>(acc), vec4<f32>(1.0));
 }`;
+};
 
 export interface Peak {
   /** GFLOP/s (fmaPeak) or G floats loaded per second (loadPeak) */
@@ -113,15 +128,28 @@ export function fmaPeak(): Promise<Peak> {
   return probe(FMA_SHADER, null, (wg, iters) => 2 * wg * 64 * iters * 16 * 4);
 }
 
-/** Storage loads from cache, each lane at its own address: G floats/s, as
- * vec4 loads and as scalar ones. */
-export async function loadPeak(): Promise<{ vec4: Peak; scalar: Peak }> {
+export interface LoadPeaks {
+  /** storage buffer */
+  vec4: Peak;
+  scalar: Peak;
+  /** workgroup memory */
+  workgroupVec4: Peak;
+  workgroupScalar: Peak;
+}
+
+/** Loads from cache, each lane at its own address: G floats/s, as vec4
+ * loads and as scalar ones, from a storage buffer and from workgroup memory. */
+export async function loadPeak(): Promise<LoadPeaks> {
   const device = sl.getDevice();
   const src = device.createBuffer({ size: 65536, usage: GPUBufferUsage.STORAGE });
+  const floats = (ty: Ty) => (wg: number, iters: number) => wg * 64 * iters * LOADS_PER_TURN * (ty === 'f32' ? 1 : 4);
   try {
-    const vec4 = await probe(loadShader('vec4<f32>'), src, (wg, iters) => wg * 64 * iters * LOADS_PER_TURN * 4);
-    const scalar = await probe(loadShader('f32'), src, (wg, iters) => wg * 64 * iters * LOADS_PER_TURN);
-    return { vec4, scalar };
+    return {
+      vec4: await probe(loadShader('vec4<f32>', 'storage'), src, floats('vec4<f32>')),
+      scalar: await probe(loadShader('f32', 'storage'), src, floats('f32')),
+      workgroupVec4: await probe(loadShader('vec4<f32>', 'workgroup'), src, floats('vec4<f32>')),
+      workgroupScalar: await probe(loadShader('f32', 'workgroup'), src, floats('f32')),
+    };
   } finally {
     src.destroy();
   }

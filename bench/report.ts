@@ -51,7 +51,7 @@ export interface Report {
   fma_peak_gflops?: number;
   /** G floats/s of cache-resident storage loads, each lane at its own address
    * (bench/peak.ts), as vec4 and scalar loads: the other WGSL ceiling. */
-  load_peak_gfloats?: { vec4: number; scalar: number };
+  load_peak_gfloats?: { vec4: number; scalar: number; workgroup_vec4?: number; workgroup_scalar?: number };
   results: Result[];
   skipped: Skip[];
 }

@@ -258,8 +258,10 @@ async function main(): Promise<void> {
     rep.fma_peak_gflops = peak.rate;
     rep.notes.push(`WGSL fp32 FMA ceiling on this adapter (bench/peak.ts, a load-free loop): ${peak.rate.toFixed(1)} GFLOP/s (${peak.workgroups}×64 lanes × ${peak.iters * 64} FMAs in ${peak.ms.toFixed(0)} ms)`);
     const loads = await loadPeak();
-    rep.load_peak_gfloats = { vec4: loads.vec4.rate, scalar: loads.scalar.rate };
-    rep.notes.push(`WGSL storage-load ceiling (bench/peak.ts, cache-resident, each lane its own address): ${loads.vec4.rate.toFixed(2)} G floats/s as vec4 loads, ${loads.scalar.rate.toFixed(2)} as scalar loads`);
+    rep.load_peak_gfloats = {
+      vec4: loads.vec4.rate, scalar: loads.scalar.rate, workgroup_vec4: loads.workgroupVec4.rate, workgroup_scalar: loads.workgroupScalar.rate,
+    };
+    rep.notes.push(`WGSL load ceilings (bench/peak.ts, cache-resident, each lane its own address): storage ${loads.vec4.rate.toFixed(2)} G floats/s as vec4 loads, ${loads.scalar.rate.toFixed(2)} as scalar loads; workgroup memory ${loads.workgroupVec4.rate.toFixed(2)} and ${loads.workgroupScalar.rate.toFixed(2)}`);
   }
   const a = rep.adapter;
   console.log(`sleeve bench — ${rep.date}`);
