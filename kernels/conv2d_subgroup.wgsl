@@ -95,9 +95,10 @@ fn chunk(r0: i32, base: vec4<i32>, base2: vec4<i32>, base3: vec4<i32>, base4: ve
   tap(gather(r0 + 7), subgroupBroadcast(wa, 7u), subgroupBroadcast(wb, 7u), subgroupBroadcast(wc, 7u), subgroupBroadcast(wd, 7u));
 }
 
-fn store(ob: vec4<i32>, c0: i32, stride: i32, count: i32, first: i32, total: i32) {
+// The block's channels of the 4 pixels at ob (offsets in dst) whose ok is set.
+fn store_masked(ob: vec4<i32>, c0: i32, stride: i32, count: i32, ok: vec4<bool>) {
   for (var j = 0; j < 4; j++) {
-    if (first + j * WG >= total) { break; }
+    if (!ok[j]) { continue; }
     for (var i = 0; i < BLOCK; i++) {
       let c = c0 + i;
       if (c >= count) { break; }
@@ -107,6 +108,11 @@ fn store(ob: vec4<i32>, c0: i32, stride: i32, count: i32, first: i32, total: i32
       dst[ob[j] + c * stride] = v;
     }
   }
+}
+
+// The 4 pixels WG apart from first, those before total.
+fn store(ob: vec4<i32>, c0: i32, stride: i32, count: i32, first: i32, total: i32) {
+  store_masked(ob, c0, stride, count, vec4<i32>(first) + vec4<i32>(0, WG, 2 * WG, 3 * WG) < vec4<i32>(total));
 }
 
 // y = conv(x, w) + bias; grid as conv2d.wgsl's fwd.

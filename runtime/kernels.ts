@@ -26,6 +26,7 @@ import adam from '../kernels/adam.wgsl';
 import sgd from '../kernels/sgd.wgsl';
 import banded from '../kernels/banded.wgsl';
 import { matmulSubgroup4Source } from './codegen/matmul_subgroup4.js';
+import { conv2dRowsSource } from './codegen/conv2d_rows.js';
 
 const matmulCommon = matmulParams + matmulOperands;
 
@@ -54,3 +55,14 @@ export const K = {
   sgd: new Kernel('sgd.wgsl', sgd),
   banded: new Kernel('banded.wgsl', banded),
 };
+
+// fwd_rows, one kernel per kernel width, made when first asked for.
+const rowsKernels = new Map<number, Kernel>();
+export function conv2dRowsKernel(kw: number): Kernel {
+  let k = rowsKernels.get(kw);
+  if (!k) {
+    k = new Kernel(`conv2d_rows_k${kw}`, 'enable subgroups;\n' + conv2dCommon + conv2dSubgroup + conv2dRowsSource(kw), 'runtime/codegen/conv2d_rows.ts');
+    rowsKernels.set(kw, k);
+  }
+  return k;
+}

@@ -10,7 +10,8 @@
 import { record } from '../autograd.js';
 import { hasSubgroups } from '../device.js';
 import { grid1d, getEngine } from '../engine.js';
-import { K } from '../kernels.js';
+import { K, conv2dRowsKernel } from '../kernels.js';
+import { ROWS_MAX_KW, ROWS_PIXELS } from '../codegen/conv2d_rows.js';
 import { empty, tidy, view, type Shape, type Tensor } from '../tensor.js';
 import {
   collectingShapes, convGradVariant, convVariant, noteShape, registerProbe, setConvGradVariant, setConvVariant, shapeChoice,
@@ -147,8 +148,19 @@ function fwdKernel(x: Tensor, w: Tensor, b: Tensor | null, g: Geo, forced?: Conv
   const variant = forced ?? fwdDataVariant('conv-fwd', g, g.cin, (v) => tidy(() => {
     fwdKernel(rand(xShape(g)), rand(wShape(g)), null, g, v);
   }));
-  const [gx, gy] = grid1d(g.n * g.ho * g.wo, FOUR_WG);
   const block = channelBlock(g.cout, variant);
+  if ((globalThis as any).process?.env?.SLEEVE_ROWS && variant !== 'plain' && g.cin >= 8 && g.sw === 1 && g.dw === 1 && g.kw <= ROWS_MAX_KW) {
+    const [rx, ry] = grid1d(g.n * g.ho * Math.ceil(g.wo / ROWS_PIXELS), 64);
+    getEngine().dispatch(conv2dRowsKernel(g.kw), {
+      entry: 'fwd_rows',
+      constants: { BLOCK: block },
+      buffers: { src: x.buffer, wt: w.buffer, bias: (b ?? w).buffer, dst: out.buffer },
+      uniforms: { ...uniformsOf(g), has_bias: b ? 1 : 0, ky_step: 1, kx_step: 1 },
+      workgroups: [rx, ry, Math.ceil(g.cout / block)],
+    });
+    return out;
+  }
+  const [gx, gy] = grid1d(g.n * g.ho * g.wo, FOUR_WG);
   getEngine().dispatch(fwdDataKernel(variant), {
     entry: variant !== 'plain' && g.cin < 8 ? 'fwd_taps' : 'fwd',
     constants: { BLOCK: block },
