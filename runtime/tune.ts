@@ -9,7 +9,7 @@ import { getEngine, getGridStride, setGridStride, type GridStride } from './engi
 import { K } from './kernels.js';
 
 export type MatmulVariant = 'blocked' | 'tiled' | 'tiled128' | 'subgroup' | 'subgroup4' | 'subgroup8';
-export type ConvVariant = 'plain' | 'subgroup' | 'subgroup16';
+export type ConvVariant = 'plain' | 'subgroup' | 'subgroup16' | 'rows16';
 export type ConvGradVariant = 'direct' | 'direct16' | 'tiled';
 /** How elementwise kernels spread their items (engine.ts gridStride): one per
  * lane, or at least 4 (at most 16384 workgroups) or 16 (at most 4096) items
@@ -106,7 +106,9 @@ export function convVariant(): ConvVariant {
 /** conv2d's forward and input-gradient kernels: 'subgroup' serves reductions
  * over ≥ 8 channels, and forwards over fewer (in chunks of 8 taps), where the
  * device has subgroups ('subgroup16': the same kernel on blocks of 16
- * channels), 'plain' everything. */
+ * channels; 'rows16': on 4 neighbouring pixels of a row that share their
+ * loads across a row of taps, for unit column strides, else as
+ * 'subgroup16'), 'plain' everything. */
 export function setConvVariant(v: ConvVariant): void {
   choice.conv = v;
   forceFamilies('conv-fwd', 'conv-data');

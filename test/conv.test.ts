@@ -41,6 +41,8 @@ const convCases: ConvCase[] = [
   { name: 'one output channel, stride 3', x: [2, 4, 10, 9], w: [1, 4, 4, 3], opts: { stride: 3, padding: 1 }, bias: true },
   { name: 'many channels over several blocks', x: [2, 17, 6, 5], w: [13, 17, 3, 3], opts: { padding: 1 }, bias: true },
   { name: 'more pixels than one workgroup', x: [3, 2, 23, 19], w: [6, 2, 3, 3], opts: { padding: [1, 0] } },
+  { name: '5×5, padding [1, 2], dilation [2, 1]', x: [2, 3, 12, 14], w: [6, 3, 5, 5], opts: { padding: [1, 2], dilation: [2, 1] }, bias: true },
+  { name: '1×7, padding [0, 3]', x: [1, 2, 5, 17], w: [3, 2, 1, 7], opts: { padding: [0, 3] } },
 ];
 
 function inputs(c: { x: number[]; w: number[] }, seed: number, biasLen = 0) {
@@ -124,7 +126,7 @@ async function withConvVariant(variant: sl.ConvVariant, fn: () => Promise<void>)
 // on both sides (so 9..25, none a multiple of 8), through both kernels.
 describe('fwd and input grad with each kernel', () => {
   const wide = convCases.map((c) => ({ ...c, x: [c.x[0], c.x[1] + 8, ...c.x.slice(2)], w: [c.w[0] + 8, c.w[1] + 8, ...c.w.slice(2)] }));
-  for (const variant of ['plain', 'subgroup', 'subgroup16'] as const) {
+  for (const variant of ['plain', 'subgroup', 'subgroup16', 'rows16'] as const) {
     test(variant, async (ctx) => {
       if (variant !== 'plain' && !sl.hasSubgroups(8)) ctx.skip();
       await withConvVariant(variant, async () => {
@@ -151,7 +153,7 @@ describe('fwd under 8 input channels with each kernel', () => {
     ...convCases.filter((c) => c.x[1] < 8),
     { name: 'one input channel, 20 outputs', x: [2, 1, 9, 13], w: [20, 1, 3, 3], opts: { padding: 1 }, bias: true },
   ];
-  for (const variant of ['plain', 'subgroup', 'subgroup16'] as const) {
+  for (const variant of ['plain', 'subgroup', 'subgroup16', 'rows16'] as const) {
     test(variant, async (ctx) => {
       if (variant !== 'plain' && !sl.hasSubgroups(8)) ctx.skip();
       await withConvVariant(variant, async () => {
@@ -186,6 +188,44 @@ test('subgroup16 runs blocks of 16 channels, subgroup blocks of 8 (the same kern
   } finally {
     e.dispatch = dispatch;
     sl.setConvVariant(prev);
+  }
+});
+
+// rows16 runs fwd_rows (one kernel per kernel width) for the forward and,
+// with unit strides, the input gradient; elsewhere the subgroup kernel on
+// blocks of 16 channels. The wide cases above check its sums; this checks
+// which kernel each geometry got.
+test('rows16 runs fwd_rows where the column stride and dilation are 1, else the subgroup kernel', async (ctx) => {
+  if (!sl.hasSubgroups(8)) ctx.skip();
+  const e = sl.getEngine();
+  const dispatch = e.dispatch;
+  const ran: string[] = [];
+  try {
+    await withConvVariant('rows16', async () => {
+      e.dispatch = ((k, d) => { if (k.file.startsWith('conv2d')) ran.push(`${k.file}:${d.entry} ${d.constants?.BLOCK}`); return dispatch.call(e, k, d); }) as typeof e.dispatch;
+      const run = (x: number[], w: number[], opts: sl.Conv2dOptions) => sl.tidy(() => {
+        const wt = sl.rand(w);
+        const y = cv.conv2d(sl.rand(x), wt, null, opts);
+        cv.conv2dInputGrad(sl.rand(y.shape), wt, x, opts);
+      });
+      const expectRan = (want: string[], what: string) => { expect(ran.splice(0), what).toEqual(want); };
+      run([2, 24, 9, 11], [20, 24, 3, 3], { padding: 1 });
+      expectRan(['conv2d_rows_k3:fwd_rows 16', 'conv2d_rows_k3:fwd_rows 16'], '3×3, stride 1');
+      run([1, 9, 8, 10], [9, 9, 5, 5], { padding: [2, 1], dilation: [2, 1] });
+      expectRan(['conv2d_rows_k5:fwd_rows 16', 'conv2d_rows_k5:fwd_rows 16'], '5×5, row dilation 2');
+      run([2, 24, 9, 11], [20, 24, 3, 3], { padding: 1, stride: [1, 2] });
+      expectRan(['conv2d_subgroup.wgsl:fwd 16', 'conv2d_subgroup.wgsl:data 16'], 'column stride 2');
+      run([2, 24, 9, 11], [20, 24, 3, 3], { padding: 1, stride: [2, 1] });
+      expectRan(['conv2d_rows_k3:fwd_rows 16', 'conv2d_subgroup.wgsl:data 16'], 'row stride 2: the forward only');
+      run([1, 9, 4, 20], [9, 9, 1, 8], { padding: [0, 3] });
+      expectRan(['conv2d_subgroup.wgsl:fwd 16', 'conv2d_subgroup.wgsl:data 16'], 'a row of 8 taps');
+      run([2, 3, 9, 11], [20, 3, 3, 3], { padding: 1 });
+      expectRan(['conv2d_subgroup.wgsl:fwd_taps 16', 'conv2d_rows_k3:fwd_rows 4'], 'under 8 input channels (the input gradient reduces over 20)');
+      run([2, 24, 9, 11], [5, 24, 3, 3], { padding: 1 });
+      expectRan(['conv2d_rows_k3:fwd_rows 8', 'conv2d.wgsl:data 8'], 'under 8 output channels');
+    });
+  } finally {
+    e.dispatch = dispatch;
   }
 });
 

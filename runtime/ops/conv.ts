@@ -18,6 +18,7 @@ import {
   type ConvGradVariant, type ConvVariant,
 } from '../tune.js';
 import { rand } from './random.js';
+import { gather } from './strided.js';
 import { add } from './elementwise.js';
 import { sum } from './reduce.js';
 import { accumulate, bindingLimit } from './split.js';
@@ -102,7 +103,8 @@ const FOUR_WG = 256; // pixels per workgroup in conv2d.wgsl (4 per invocation ×
  * subgroup kernel also takes 16, as the variant `subgroup16` (lavapipe:
  * 1.2–1.3× faster than 8 on the critic's and classifier's layers and the
  * generator's conv-transpose; a GPU may prefer the registers free). */
-const channelBlock = (channels: number, v: ConvVariant = 'plain'): number => (v === 'subgroup16' && channels > 8 ? 16 : channels > 4 ? 8 : 4);
+const channelBlock = (channels: number, v: ConvVariant = 'plain'): number =>
+  ((v === 'subgroup16' || v === 'rows16') && channels > 8 ? 16 : channels > 4 ? 8 : 4);
 
 function uniformsOf(g: Geo): Record<string, number> {
   return {
@@ -128,16 +130,45 @@ function pick<V extends string>(family: string, g: Geo, candidates: V[], fallbac
   return chosen && candidates.includes(chosen) ? chosen : fallback;
 }
 
+/** Whether `rows16` (fwd_rows, runtime/codegen/conv2d_rows.ts) can run this
+ * forward, or this input gradient as the forward of the flipped weights:
+ * unit column stride and dilation, a row of taps it was generated for, a
+ * reduction over ≥ 8 channels, and for the input gradient unit strides and
+ * padding that leaves the flipped forward's padding ≥ 0. */
+function rowsFit(family: 'conv-fwd' | 'conv-data', g: Geo): boolean {
+  const common = g.sw === 1 && g.dw === 1 && g.kw <= ROWS_MAX_KW;
+  return family === 'conv-fwd'
+    ? common && g.cin >= 8
+    : common && g.cout >= 8 && g.sh === 1 && g.ph <= g.dh * (g.kh - 1) && g.pw <= g.kw - 1;
+}
+
 /** Forward/data candidates for a reduction over `channels`: the subgroup
  * kernel works in chunks of 8 channels, so below 8 it would mostly multiply
  * zeros; the forward then has an entry that chunks the taps instead
  * (fwd_taps), the input gradient (a layer of < 8 outputs) has none. */
-const fwdDataCandidates = (family: 'conv-fwd' | 'conv-data', channels: number): ConvVariant[] =>
-  ((channels >= 8 || family === 'conv-fwd') && hasSubgroups(8) ? ['plain', 'subgroup', 'subgroup16'] : ['plain']);
+function fwdDataCandidates(family: 'conv-fwd' | 'conv-data', g: Geo, channels: number): ConvVariant[] {
+  if (!(channels >= 8 || family === 'conv-fwd') || !hasSubgroups(8)) return ['plain'];
+  return rowsFit(family, g) ? ['plain', 'subgroup', 'subgroup16', 'rows16'] : ['plain', 'subgroup', 'subgroup16'];
+}
 
 function fwdDataVariant(family: 'conv-fwd' | 'conv-data', g: Geo, channels: number, run: (v: ConvVariant) => void): ConvVariant {
-  const candidates = fwdDataCandidates(family, channels);
-  return pick(family, g, candidates, candidates.includes(convVariant()) ? convVariant() : 'plain', run);
+  const candidates = fwdDataCandidates(family, g, channels);
+  // rows16 where its kernel cannot run: the subgroup kernel on the same blocks
+  const wanted = convVariant() === 'rows16' && !candidates.includes('rows16') ? 'subgroup16' : convVariant();
+  return pick(family, g, candidates, candidates.includes(wanted) ? wanted : 'plain', run);
+}
+
+/** fwd_rows: y = conv(x, w) + bias for a geometry rowsFit accepts as a forward. */
+function rowsForward(x: Tensor, w: Tensor, b: Tensor | null, g: Geo, out: Tensor): void {
+  const block = channelBlock(g.cout, 'rows16');
+  const [gx, gy] = grid1d(g.n * g.ho * Math.ceil(g.wo / ROWS_PIXELS), 64);
+  getEngine().dispatch(conv2dRowsKernel(g.kw), {
+    entry: 'fwd_rows',
+    constants: { BLOCK: block },
+    buffers: { src: x.buffer, wt: w.buffer, bias: (b ?? w).buffer, dst: out.buffer },
+    uniforms: { ...uniformsOf(g), has_bias: b ? 1 : 0, ky_step: 1, kx_step: 1 },
+    workgroups: [gx, gy, Math.ceil(g.cout / block)],
+  });
 }
 
 const fwdDataKernel = (v: ConvVariant) => (v === 'plain' ? K.conv2d : K.conv2dSubgroup);
@@ -148,18 +179,12 @@ function fwdKernel(x: Tensor, w: Tensor, b: Tensor | null, g: Geo, forced?: Conv
   const variant = forced ?? fwdDataVariant('conv-fwd', g, g.cin, (v) => tidy(() => {
     fwdKernel(rand(xShape(g)), rand(wShape(g)), null, g, v);
   }));
-  const block = channelBlock(g.cout, variant);
-  if ((globalThis as any).process?.env?.SLEEVE_ROWS && variant !== 'plain' && g.cin >= 8 && g.sw === 1 && g.dw === 1 && g.kw <= ROWS_MAX_KW) {
-    const [rx, ry] = grid1d(g.n * g.ho * Math.ceil(g.wo / ROWS_PIXELS), 64);
-    getEngine().dispatch(conv2dRowsKernel(g.kw), {
-      entry: 'fwd_rows',
-      constants: { BLOCK: block },
-      buffers: { src: x.buffer, wt: w.buffer, bias: (b ?? w).buffer, dst: out.buffer },
-      uniforms: { ...uniformsOf(g), has_bias: b ? 1 : 0, ky_step: 1, kx_step: 1 },
-      workgroups: [rx, ry, Math.ceil(g.cout / block)],
-    });
+  // (a forced rows16 that cannot run here runs as subgroup16 below)
+  if (variant === 'rows16' && rowsFit('conv-fwd', g)) {
+    rowsForward(x, w, b, g, out);
     return out;
   }
+  const block = channelBlock(g.cout, variant);
   const [gx, gy] = grid1d(g.n * g.ho * g.wo, FOUR_WG);
   getEngine().dispatch(fwdDataKernel(variant), {
     entry: variant !== 'plain' && g.cin < 8 ? 'fwd_taps' : 'fwd',
@@ -177,6 +202,19 @@ function dataKernel(u: Tensor, w: Tensor, b: Tensor | null, g: Geo, forced?: Con
   const variant = forced ?? fwdDataVariant('conv-data', g, g.cout, (v) => tidy(() => {
     dataKernel(rand(yShape(g)), rand(wShape(g)), null, g, v);
   }));
+  if (variant === 'rows16' && rowsFit('conv-data', g)) {
+    // With unit strides the input gradient is a forward over u, the weights'
+    // taps flipped and their two channel axes swapped ([c_in, c_out, kh, kw]),
+    // padded by what the forward's padding leaves of the dilated kernel.
+    const wf = gather(w, { outShape: [g.cin, g.cout, g.kh, g.kw], strides: [g.kh * g.kw, g.cin * g.kh * g.kw, -g.kw, -1], offset: g.kh * g.kw - 1 });
+    const flipped: Geo = {
+      n: g.n, cin: g.cout, h: g.ho, w: g.wo, cout: g.cin, ho: g.h, wo: g.w, kh: g.kh, kw: g.kw,
+      sh: 1, sw: 1, ph: g.dh * (g.kh - 1) - g.ph, pw: g.kw - 1 - g.pw, dh: g.dh, dw: 1,
+    };
+    rowsForward(u, wf, b, flipped, out);
+    wf.dispose();
+    return out;
+  }
   // Pixels of the largest stride phase; the others have the same or one row/column fewer.
   const phasePixels = g.n * Math.ceil(g.h / g.sh) * Math.ceil(g.w / g.sw);
   const [gx, gy] = grid1d(phasePixels, FOUR_WG);
@@ -440,7 +478,7 @@ export function convTranspose2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts
 // enough pixels (2×48×48) to fill many workgroups: with few, the two kernels
 // time alike on a CPU driver and the choice is noise.
 registerProbe('conv', {
-  variants: ['plain', 'subgroup', 'subgroup16'],
+  variants: ['plain', 'subgroup', 'subgroup16', 'rows16'],
   available: (v) => v === 'plain' || hasSubgroups(8),
   run: (v) => {
     tidy(() => {
