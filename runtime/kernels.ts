@@ -56,13 +56,14 @@ export const K = {
   banded: new Kernel('banded.wgsl', banded),
 };
 
-// fwd_rows, one kernel per kernel width, made when first asked for.
-const rowsKernels = new Map<number, Kernel>();
-export function conv2dRowsKernel(kw: number): Kernel {
-  let k = rowsKernels.get(kw);
+// fwd_rows, one kernel per kernel width and column stride, made when first asked for.
+const rowsKernels = new Map<string, Kernel>();
+export function conv2dRowsKernel(kw: number, sw: number): Kernel {
+  const name = sw === 1 ? `conv2d_rows_k${kw}` : `conv2d_rows_k${kw}_s${sw}`;
+  let k = rowsKernels.get(name);
   if (!k) {
-    k = new Kernel(`conv2d_rows_k${kw}`, 'enable subgroups;\n' + conv2dCommon + conv2dSubgroup + conv2dRowsSource(kw), 'runtime/codegen/conv2d_rows.ts');
-    rowsKernels.set(kw, k);
+    k = new Kernel(name, 'enable subgroups;\n' + conv2dCommon + conv2dSubgroup + conv2dRowsSource(kw, sw), 'runtime/codegen/conv2d_rows.ts');
+    rowsKernels.set(name, k);
   }
   return k;
 }

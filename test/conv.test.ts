@@ -191,11 +191,11 @@ test('subgroup16 runs blocks of 16 channels, subgroup blocks of 8 (the same kern
   }
 });
 
-// rows16 runs fwd_rows (one kernel per kernel width) for the forward and,
-// with unit strides, the input gradient; elsewhere the subgroup kernel on
+// rows16 runs fwd_rows (one kernel per kernel width and column stride) for
+// the forward and, with unit strides, the input gradient; elsewhere the subgroup kernel on
 // blocks of 16 channels. The wide cases above check its sums; this checks
 // which kernel each geometry got.
-test('rows16 runs fwd_rows where the column stride and dilation are 1, else the subgroup kernel', async (ctx) => {
+test('rows16 runs fwd_rows for column strides 1 and 2 and column dilation 1, else the subgroup kernel', async (ctx) => {
   if (!sl.hasSubgroups(8)) ctx.skip();
   const e = sl.getEngine();
   const dispatch = e.dispatch;
@@ -214,7 +214,13 @@ test('rows16 runs fwd_rows where the column stride and dilation are 1, else the 
       run([1, 9, 8, 10], [9, 9, 5, 5], { padding: [2, 1], dilation: [2, 1] });
       expectRan(['conv2d_rows_k5:fwd_rows 16', 'conv2d_rows_k5:fwd_rows 16'], '5×5, row dilation 2');
       run([2, 24, 9, 11], [20, 24, 3, 3], { padding: 1, stride: [1, 2] });
-      expectRan(['conv2d_subgroup.wgsl:fwd 16', 'conv2d_subgroup.wgsl:data 16'], 'column stride 2');
+      expectRan(['conv2d_rows_k3_s2:fwd_rows 16', 'conv2d_subgroup.wgsl:data 16'], 'column stride 2: the forward only');
+      run([2, 24, 13, 14], [20, 24, 5, 5], { padding: 2, stride: 2 });
+      expectRan(['conv2d_rows_k5_s2:fwd_rows 16', 'conv2d_subgroup.wgsl:data 16'], 'the critic\'s 5×5 stride 2: the forward only');
+      run([2, 24, 9, 11], [20, 24, 3, 3], { padding: 1, stride: [1, 3] });
+      expectRan(['conv2d_subgroup.wgsl:fwd 16', 'conv2d_subgroup.wgsl:data 16'], 'column stride 3');
+      run([2, 24, 9, 11], [20, 24, 3, 3], { padding: 2, dilation: [1, 2] });
+      expectRan(['conv2d_subgroup.wgsl:fwd 16', 'conv2d_subgroup.wgsl:data 16'], 'column dilation 2');
       run([2, 24, 9, 11], [20, 24, 3, 3], { padding: 1, stride: [2, 1] });
       expectRan(['conv2d_rows_k3:fwd_rows 16', 'conv2d_subgroup.wgsl:data 16'], 'row stride 2: the forward only');
       run([1, 9, 4, 20], [9, 9, 1, 8], { padding: [0, 3] });

@@ -1,33 +1,38 @@
-// WGSL of `fwd_rows`: conv2d_subgroup.wgsl's forward for stride-1,
-// dilation-1 columns, written out by code for one kernel width KW (the taps
-// along a row are unrolled, so the weights of a row of taps stay in
-// variables: as private arrays indexed by a loop counter lavapipe keeps them
-// in memory and gathers them lane by lane).
+// WGSL of `fwd_rows`: conv2d_subgroup.wgsl's forward for dilation-1
+// columns, written out by code for one kernel width KW and column stride SW
+// (the taps along a row are unrolled, so the weights of a row of taps stay
+// in variables: as private arrays indexed by a loop counter lavapipe keeps
+// them in memory and gathers them lane by lane).
 //
 // Contract: appended to conv2d_common.wgsl + conv2d_subgroup.wgsl (kernels.ts),
 // whose parameters, bindings, accumulators, tap(), block_weights() and
-// store_masked() it uses;
-// ops/conv.ts sends only sw = dw = 1, kw = KW, and sizes the grid with
-// ROWS_PIXELS pixels per invocation.
+// store_masked() it uses; ops/conv.ts sends only dw = 1, kw = KW, sw = SW,
+// and sizes the grid with ROWS_PIXELS pixels per invocation.
 //
 // Why: fwd gives an invocation 4 pixels WG apart and loads each pixel value
 // afresh at every tap, 4 loads per tap and channel. Here an invocation takes
-// 4 neighbouring pixels of one output row; at tap kx + 1 they read the input
-// one column further, so 3 of the 4 values are those of tap kx and one load
-// brings the 4th: 3 + KW loads per row of taps instead of 4·KW (6 instead of
-// 12 at 3×3). Weights arrive as in fwd: lane l of each group of 8 loads the
-// channel r0 + l's weights of the whole row of taps, and each of the 8 steps
-// takes them with subgroupBroadcast.
+// 4 neighbouring pixels of one output row. Pixel j reads column
+// iw0 + SW·j + kx at tap kx, so at tap kx + SW pixels 0..2 read what pixels
+// 1..3 read at kx, and one load brings pixel 3's value: the taps go in
+// chains kx = c, c + SW, … (c < SW), 4 loads to start a chain and 1 per
+// further tap. At 3×3 stride 1 that is 6 loads per row of taps instead of
+// 12; at 5×5 stride 2, 11 instead of 20. Weights arrive as in fwd: lane l of
+// each group of 8 loads the channel r0 + l's weights of the whole row of
+// taps, and each of the 8 steps takes them with subgroupBroadcast.
 
 /** Output pixels per invocation (ops/conv.ts sizes the grid with it). */
 export const ROWS_PIXELS = 4;
 
-/** Widths with a generated kernel; a wider one runs `fwd`. */
+/** Widths and column strides with a generated kernel; others run `fwd`. */
 export const ROWS_MAX_KW = 7;
+export const ROWS_MAX_SW = 2;
 
-export function conv2dRowsSource(kw: number): string {
+export function conv2dRowsSource(kw: number, sw = 1): string {
   if (!Number.isInteger(kw) || kw < 1 || kw > ROWS_MAX_KW) throw new Error(`conv2dRowsSource: kernel width ${kw} not in 1..${ROWS_MAX_KW}`);
+  if (!Number.isInteger(sw) || sw < 1 || sw > ROWS_MAX_SW) throw new Error(`conv2dRowsSource: column stride ${sw} not in 1..${ROWS_MAX_SW}`);
   const taps = Array.from({ length: kw }, (_, k) => k);
+  // chains of taps c, c + sw, …: each starts with 4 loads, then 1 per tap
+  const chains = Array.from({ length: Math.min(sw, kw) }, (_, c) => taps.filter((k) => k % sw === c));
   const out: string[] = [];
   out.push(`
 // One input value of the row at column c, zero outside the image, past the
@@ -43,17 +48,23 @@ fn row_px(at: i32, c: i32, ok: bool) -> f32 {
   const wParams = taps.map((k) => `w${k}: BlockW`).join(', ');
   for (let i = 0; i < 8; i++) {
     out.push(`fn row_chan${i}(at: i32, iw0: i32, ok: bool, ${wParams}) {
-  let ok4 = vec4<bool>(ok) & in_range(vec4<i32>(iw0) + vec4<i32>(0, 1, 2, 3), p.w);
-  let o = select(vec4<i32>(0), vec4<i32>(at + iw0) + vec4<i32>(0, 1, 2, 3), ok4);
-  var v = select(vec4<f32>(0.0), vec4<f32>(src[o.x], src[o.y], src[o.z], src[o.w]), ok4);`);
-    for (const k of taps) {
-      out.push(`  tap(v, subgroupBroadcast(w${k}.a, ${i}u), subgroupBroadcast(w${k}.b, ${i}u), subgroupBroadcast(w${k}.c, ${i}u), subgroupBroadcast(w${k}.d, ${i}u));`);
-      if (k < kw - 1) out.push(`  v = vec4<f32>(v.yzw, row_px(at, iw0 + ${4 + k}, ok));`);
+  var v: vec4<f32>;`);
+    for (const chain of chains) {
+      out.push(`  {
+    let cols = vec4<i32>(iw0 + ${chain[0]}) + vec4<i32>(0, ${sw}, ${2 * sw}, ${3 * sw});
+    let ok4 = vec4<bool>(ok) & in_range(cols, p.w);
+    let o = select(vec4<i32>(0), vec4<i32>(at) + cols, ok4);
+    v = select(vec4<f32>(0.0), vec4<f32>(src[o.x], src[o.y], src[o.z], src[o.w]), ok4);
+  }`);
+      chain.forEach((k, m) => {
+        out.push(`  tap(v, subgroupBroadcast(w${k}.a, ${i}u), subgroupBroadcast(w${k}.b, ${i}u), subgroupBroadcast(w${k}.c, ${i}u), subgroupBroadcast(w${k}.d, ${i}u));`);
+        if (m < chain.length - 1) out.push(`  v = vec4<f32>(v.yzw, row_px(at, iw0 + ${k + 4 * sw}, ok));`);
+      });
     }
     out.push('}\n');
   }
-  out.push(`// y = conv(x, w) + bias for sw = dw = 1 and kw = ${kw}. Invocation g takes
-// pixels 4s .. 4s + 3 of output row r, s and r from g (a row holds
+  out.push(`// y = conv(x, w) + bias for dw = 1, sw = ${sw} and kw = ${kw}. Invocation g
+// takes pixels 4s .. 4s + 3 of output row r, s and r from g (a row holds
 // ceil(wo / 4) such segments); pixels past the row's end are computed on
 // zeros and not stored. No early return (subgroupBroadcast).
 @compute @workgroup_size(64)
@@ -74,7 +85,7 @@ fn fwd_rows(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id)
   let wrow2 = clamp4(co0 + 4, p.c_out - 1) * (p.c_in * kk);
   let wrow3 = clamp4(co0 + 8, p.c_out - 1) * (p.c_in * kk);
   let wrow4 = clamp4(co0 + 12, p.c_out - 1) * (p.c_in * kk);
-  let iw0 = ow0 - p.pad_w;
+  let iw0 = ow0 * ${sw} - p.pad_w;
   let xb = nn * p.c_in * plane;
   rlen = p.c_in;
   let lane = i32(sl % 8u);

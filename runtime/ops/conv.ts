@@ -11,7 +11,7 @@ import { record } from '../autograd.js';
 import { hasSubgroups } from '../device.js';
 import { grid1d, getEngine } from '../engine.js';
 import { K, conv2dRowsKernel } from '../kernels.js';
-import { ROWS_MAX_KW, ROWS_PIXELS } from '../codegen/conv2d_rows.js';
+import { ROWS_MAX_KW, ROWS_MAX_SW, ROWS_PIXELS } from '../codegen/conv2d_rows.js';
 import { empty, tidy, view, type Shape, type Tensor } from '../tensor.js';
 import {
   collectingShapes, convGradVariant, convVariant, noteShape, registerProbe, setConvGradVariant, setConvVariant, shapeChoice,
@@ -132,14 +132,14 @@ function pick<V extends string>(family: string, g: Geo, candidates: V[], fallbac
 
 /** Whether `rows16` (fwd_rows, runtime/codegen/conv2d_rows.ts) can run this
  * forward, or this input gradient as the forward of the flipped weights:
- * unit column stride and dilation, a row of taps it was generated for, a
- * reduction over ≥ 8 channels, and for the input gradient unit strides and
- * padding that leaves the flipped forward's padding ≥ 0. */
+ * unit column dilation, a row of taps and a column stride it is generated
+ * for, a reduction over ≥ 8 channels, and for the input gradient unit
+ * strides and padding that leaves the flipped forward's padding ≥ 0. */
 function rowsFit(family: 'conv-fwd' | 'conv-data', g: Geo): boolean {
-  const common = g.sw === 1 && g.dw === 1 && g.kw <= ROWS_MAX_KW;
+  const common = g.dw === 1 && g.kw <= ROWS_MAX_KW;
   return family === 'conv-fwd'
-    ? common && g.cin >= 8
-    : common && g.cout >= 8 && g.sh === 1 && g.ph <= g.dh * (g.kh - 1) && g.pw <= g.kw - 1;
+    ? common && g.sw <= ROWS_MAX_SW && g.cin >= 8
+    : common && g.cout >= 8 && g.sh === 1 && g.sw === 1 && g.ph <= g.dh * (g.kh - 1) && g.pw <= g.kw - 1;
 }
 
 /** Forward/data candidates for a reduction over `channels`: the subgroup
@@ -162,7 +162,7 @@ function fwdDataVariant(family: 'conv-fwd' | 'conv-data', g: Geo, channels: numb
 function rowsForward(x: Tensor, w: Tensor, b: Tensor | null, g: Geo, out: Tensor): void {
   const block = channelBlock(g.cout, 'rows16');
   const [gx, gy] = grid1d(g.n * g.ho * Math.ceil(g.wo / ROWS_PIXELS), 64);
-  getEngine().dispatch(conv2dRowsKernel(g.kw), {
+  getEngine().dispatch(conv2dRowsKernel(g.kw, g.sw), {
     entry: 'fwd_rows',
     constants: { BLOCK: block },
     buffers: { src: x.buffer, wt: w.buffer, bias: (b ?? w).buffer, dst: out.buffer },
