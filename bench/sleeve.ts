@@ -355,7 +355,7 @@ export async function sleeveEngine(force: Record<string, string> = {}): Promise<
     const f = families[k];
     if (!f) throw new Error(`bench: --variant: no kernel family '${k}' (have ${Object.keys(families).join(', ')})`);
     if (!f.values.includes(v)) throw new Error(`bench: --variant: ${k} is one of ${f.values.join(', ')}, not '${v}'`);
-    if (v.startsWith('subgroup') && !sl.hasSubgroups(8)) throw new Error(`bench: --variant ${k}=${v}: this device has no subgroups of ≥ 8 lanes`);
+    if ((v.startsWith('subgroup') || v === 'rows16') && !sl.hasSubgroups(8)) throw new Error(`bench: --variant ${k}=${v}: this device has no subgroups of ≥ 8 lanes`);
     f.set(v);
     notes.push(`sleeve variant forced: ${k}=${v} (not the tuner's choice)`);
   }
