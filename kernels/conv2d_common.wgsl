@@ -11,6 +11,10 @@ struct Params {
   pad_w: i32, dh: i32, dw: i32, has_bias: i32,
   // data only: sh / gcd(sh, dh) and sw / gcd(sw, dw)
   ky_step: i32, kx_step: i32,
+  // fwd_rows only: where output pixel (oh, ow) of channel c, image nn goes
+  // in dst: nn·y_image + c·y_plane + y_off + oh·y_row + ow·y_col (a dense
+  // y-space for a forward; one stride phase of x-space for an input gradient)
+  y_image: i32, y_plane: i32, y_row: i32, y_col: i32, y_off: i32,
 }
 
 @group(0) @binding(0) var<storage, read> src: array<f32>;

@@ -191,11 +191,11 @@ test('subgroup16 runs blocks of 16 channels, subgroup blocks of 8 (the same kern
   }
 });
 
-// rows16 runs fwd_rows (one kernel per kernel width and column stride) for
-// the forward and, with unit strides, the input gradient; elsewhere the subgroup kernel on
-// blocks of 16 channels. The wide cases above check its sums; this checks
-// which kernel each geometry got.
-test('rows16 runs fwd_rows for column strides 1 and 2 and column dilation 1, else the subgroup kernel', async (ctx) => {
+// rows16 runs fwd_rows (one kernel per row of taps and column stride) for
+// the forward, and for the input gradient one per stride phase; elsewhere
+// the subgroup kernel on blocks of 16 channels. The wide cases above check
+// its sums; this checks which kernel each geometry got.
+test('rows16 runs fwd_rows where it fits, else the subgroup kernel', async (ctx) => {
   if (!sl.hasSubgroups(8)) ctx.skip();
   const e = sl.getEngine();
   const dispatch = e.dispatch;
@@ -213,16 +213,26 @@ test('rows16 runs fwd_rows for column strides 1 and 2 and column dilation 1, els
       expectRan(['conv2d_rows_k3:fwd_rows 16', 'conv2d_rows_k3:fwd_rows 16'], '3×3, stride 1');
       run([1, 9, 8, 10], [9, 9, 5, 5], { padding: [2, 1], dilation: [2, 1] });
       expectRan(['conv2d_rows_k5:fwd_rows 16', 'conv2d_rows_k5:fwd_rows 16'], '5×5, row dilation 2');
+      const rows = (name: string, times = 1, block = 16) => Array<string>(times).fill(`${name}:fwd_rows ${block}`);
       run([2, 24, 9, 11], [20, 24, 3, 3], { padding: 1, stride: [1, 2] });
-      expectRan(['conv2d_rows_k3_s2:fwd_rows 16', 'conv2d_subgroup.wgsl:data 16'], 'column stride 2: the forward only');
+      // the input gradient: one forward per stride phase, kx = 1 alone for
+      // the even columns, kx = 0 and 2 for the odd
+      expectRan([...rows('conv2d_rows_k3_s2'), ...rows('conv2d_rows_k1'), ...rows('conv2d_rows_k2')], 'column stride 2');
       run([2, 24, 13, 14], [20, 24, 5, 5], { padding: 2, stride: 2 });
-      expectRan(['conv2d_rows_k5_s2:fwd_rows 16', 'conv2d_subgroup.wgsl:data 16'], 'the critic\'s 5×5 stride 2: the forward only');
+      expectRan([...rows('conv2d_rows_k5_s2'), ...rows('conv2d_rows_k3'), ...rows('conv2d_rows_k2'), ...rows('conv2d_rows_k3'), ...rows('conv2d_rows_k2')],
+        'the critic\'s 5×5 stride 2: four phases of 3×3, 3×2, 2×3, 2×2 taps');
+      run([2, 24, 9, 11], [20, 24, 3, 3], { padding: 1, stride: [2, 1] });
+      expectRan([...rows('conv2d_rows_k3'), ...rows('conv2d_rows_k3', 2)], 'row stride 2');
       run([2, 24, 9, 11], [20, 24, 3, 3], { padding: 1, stride: [1, 3] });
-      expectRan(['conv2d_subgroup.wgsl:fwd 16', 'conv2d_subgroup.wgsl:data 16'], 'column stride 3');
+      expectRan(['conv2d_subgroup.wgsl:fwd 16', ...rows('conv2d_rows_k1', 3)], 'column stride 3: the input gradient only');
+      run([2, 24, 9, 11], [20, 24, 1, 1], { stride: 2 });
+      expectRan([...rows('conv2d_rows_k1_s2'), 'conv2d_subgroup.wgsl:data 16'], 'a kernel smaller than the stride: the forward only');
+      run([2, 24, 9, 11], [20, 24, 1, 3], { padding: [0, 1], stride: [2, 1] });
+      expectRan([...rows('conv2d_rows_k3'), 'conv2d_subgroup.wgsl:data 16'], 'a kernel shorter than the row stride: the forward only');
       run([2, 24, 9, 11], [20, 24, 3, 3], { padding: 2, dilation: [1, 2] });
       expectRan(['conv2d_subgroup.wgsl:fwd 16', 'conv2d_subgroup.wgsl:data 16'], 'column dilation 2');
-      run([2, 24, 9, 11], [20, 24, 3, 3], { padding: 1, stride: [2, 1] });
-      expectRan(['conv2d_rows_k3:fwd_rows 16', 'conv2d_subgroup.wgsl:data 16'], 'row stride 2: the forward only');
+      run([2, 24, 13, 11], [20, 24, 3, 3], { padding: [2, 1], dilation: [2, 1], stride: [2, 1] });
+      expectRan([...rows('conv2d_rows_k3'), 'conv2d_subgroup.wgsl:data 16'], 'row dilation with a row stride: the forward only');
       run([1, 9, 4, 20], [9, 9, 1, 8], { padding: [0, 3] });
       expectRan(['conv2d_subgroup.wgsl:fwd 16', 'conv2d_subgroup.wgsl:data 16'], 'a row of 8 taps');
       run([2, 3, 9, 11], [20, 3, 3, 3], { padding: 1 });

@@ -66,7 +66,8 @@ fn row_px(at: i32, c: i32, ok: bool) -> f32 {
   out.push(`// y = conv(x, w) + bias for dw = 1, sw = ${sw} and kw = ${kw}. Invocation g
 // takes pixels 4s .. 4s + 3 of output row r, s and r from g (a row holds
 // ceil(wo / 4) such segments); pixels past the row's end are computed on
-// zeros and not stored. No early return (subgroupBroadcast).
+// zeros and not stored. Pixels go where p.y_* place them. No early return
+// (subgroupBroadcast).
 @compute @workgroup_size(64)
 fn fwd_rows(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
             @builtin(num_workgroups) nwg: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {
@@ -103,8 +104,9 @@ fn fwd_rows(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id)
   }
   out.push(`    }
   }
-  let ob = vec4<i32>(nn * p.c_out * p.ho * p.wo + oh * p.wo + ow0) + vec4<i32>(0, 1, 2, 3);
-  store_masked(ob, co0, p.ho * p.wo, p.c_out, vec4<bool>(live) & (vec4<i32>(ow0) + vec4<i32>(0, 1, 2, 3) < vec4<i32>(p.wo)));
+  let ow = vec4<i32>(ow0) + vec4<i32>(0, 1, 2, 3);
+  let ob = vec4<i32>(nn * p.y_image + p.y_off + oh * p.y_row) + ow * p.y_col;
+  store_masked(ob, co0, p.y_plane, p.c_out, vec4<bool>(live) & (ow < vec4<i32>(p.wo)));
 }
 `);
   return out.join('\n');

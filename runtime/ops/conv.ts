@@ -131,15 +131,16 @@ function pick<V extends string>(family: string, g: Geo, candidates: V[], fallbac
 }
 
 /** Whether `rows16` (fwd_rows, runtime/codegen/conv2d_rows.ts) can run this
- * forward, or this input gradient as the forward of the flipped weights:
- * unit column dilation, a row of taps and a column stride it is generated
- * for, a reduction over ≥ 8 channels, and for the input gradient unit
- * strides and padding that leaves the flipped forward's padding ≥ 0. */
+ * forward, or this input gradient as forwards of the flipped weights (one
+ * per stride phase, rowsData): unit column dilation, rows of taps and
+ * column strides it is generated for, a reduction over ≥ 8 channels; for
+ * the input gradient a kernel at least as large as the stride (every phase
+ * has taps) and no row dilation with a row stride. */
 function rowsFit(family: 'conv-fwd' | 'conv-data', g: Geo): boolean {
-  const common = g.dw === 1 && g.kw <= ROWS_MAX_KW;
+  if (g.dw !== 1) return false;
   return family === 'conv-fwd'
-    ? common && g.sw <= ROWS_MAX_SW && g.cin >= 8
-    : common && g.cout >= 8 && g.sh === 1 && g.sw === 1 && g.ph <= g.dh * (g.kh - 1) && g.pw <= g.kw - 1;
+    ? g.kw <= ROWS_MAX_KW && g.sw <= ROWS_MAX_SW && g.cin >= 8
+    : g.cout >= 8 && Math.ceil(g.kw / g.sw) <= ROWS_MAX_KW && g.kh >= g.sh && g.kw >= g.sw && (g.sh === 1 || g.dh === 1);
 }
 
 /** Forward/data candidates for a reduction over `channels`: the subgroup
@@ -158,17 +159,57 @@ function fwdDataVariant(family: 'conv-fwd' | 'conv-data', g: Geo, channels: numb
   return pick(family, g, candidates, candidates.includes(wanted) ? wanted : 'plain', run);
 }
 
-/** fwd_rows: y = conv(x, w) + bias for a geometry rowsFit accepts as a forward. */
-function rowsForward(x: Tensor, w: Tensor, b: Tensor | null, g: Geo, out: Tensor): void {
+/** Where fwd_rows puts output pixel (oh, ow) of channel c, image nn:
+ * nn·y_image + c·y_plane + y_off + oh·y_row + ow·y_col (conv2d_common.wgsl). */
+interface Placement { y_image: number; y_plane: number; y_row: number; y_col: number; y_off: number }
+
+/** A forward's own y-space, dense (the other entries ignore these). */
+const dense = (g: Geo): Placement => ({ y_image: g.cout * g.ho * g.wo, y_plane: g.ho * g.wo, y_row: g.wo, y_col: 1, y_off: 0 });
+
+/** fwd_rows: y = conv(x, w) + bias for a forward geometry rowsFit accepts,
+ * its pixels placed in out by `at`. */
+function rowsForward(x: Tensor, w: Tensor, b: Tensor | null, g: Geo, out: Tensor, at: Placement = dense(g)): void {
   const block = channelBlock(g.cout, 'rows16');
   const [gx, gy] = grid1d(g.n * g.ho * Math.ceil(g.wo / ROWS_PIXELS), 64);
   getEngine().dispatch(conv2dRowsKernel(g.kw, g.sw), {
     entry: 'fwd_rows',
     constants: { BLOCK: block },
     buffers: { src: x.buffer, wt: w.buffer, bias: (b ?? w).buffer, dst: out.buffer },
-    uniforms: { ...uniformsOf(g), has_bias: b ? 1 : 0, ky_step: 1, kx_step: 1 },
+    uniforms: { ...uniformsOf(g), has_bias: b ? 1 : 0, ky_step: 1, kx_step: 1, ...at },
     workgroups: [gx, gy, Math.ceil(g.cout / block)],
   });
+}
+
+/**
+ * The input gradient (x-space result of y-space u) as one stride-1 forward
+ * per stride phase (qh, qw), the x-space pixels (qh + sh·a, qw + sw·b). The
+ * taps that reach a phase are ky = ky0, ky0 + sh, … (ky·dh ≡ qh + ph mod sh:
+ * all of them when sh = 1), and tap ky0 + m·sh reads y row a + ch − m·dh.
+ * Flipping the m axis makes that a correlation: the phase is the forward of
+ * u with the weights [c_in, c_out, my, mx] of its taps, flipped, over a
+ * padding of dh·(my − 1) − ch, its pixels placed at stride sh, sw in x.
+ */
+function rowsData(u: Tensor, w: Tensor, b: Tensor | null, g: Geo, out: Tensor): void {
+  for (let qh = 0; qh < g.sh; qh++) {
+    for (let qw = 0; qw < g.sw; qw++) {
+      const rows = Math.ceil((g.h - qh) / g.sh), cols = Math.ceil((g.w - qw) / g.sw);
+      if (rows <= 0 || cols <= 0) continue;
+      const ky0 = (qh + g.ph) % g.sh, kx0 = (qw + g.pw) % g.sw;
+      const my = Math.ceil((g.kh - ky0) / g.sh), mx = Math.ceil((g.kw - kx0) / g.sw);
+      const ch = (qh + g.ph - ky0) / g.sh, cw = (qw + g.pw - kx0) / g.sw;
+      const wf = gather(w, {
+        outShape: [g.cin, g.cout, my, mx],
+        strides: [g.kh * g.kw, g.cin * g.kh * g.kw, -g.sh * g.kw, -g.sw],
+        offset: (ky0 + (my - 1) * g.sh) * g.kw + kx0 + (mx - 1) * g.sw,
+      });
+      const phase: Geo = {
+        n: g.n, cin: g.cout, h: g.ho, w: g.wo, cout: g.cin, ho: rows, wo: cols, kh: my, kw: mx,
+        sh: 1, sw: 1, ph: g.dh * (my - 1) - ch, pw: mx - 1 - cw, dh: g.dh, dw: 1,
+      };
+      rowsForward(u, wf, b, phase, out, { y_image: g.cin * g.h * g.w, y_plane: g.h * g.w, y_row: g.sh * g.w, y_col: g.sw, y_off: qh * g.w + qw });
+      wf.dispose();
+    }
+  }
 }
 
 const fwdDataKernel = (v: ConvVariant) => (v === 'plain' ? K.conv2d : K.conv2dSubgroup);
@@ -190,7 +231,7 @@ function fwdKernel(x: Tensor, w: Tensor, b: Tensor | null, g: Geo, forced?: Conv
     entry: variant !== 'plain' && g.cin < 8 ? 'fwd_taps' : 'fwd',
     constants: { BLOCK: block },
     buffers: { src: x.buffer, wt: w.buffer, bias: (b ?? w).buffer, dst: out.buffer },
-    uniforms: { ...uniformsOf(g), has_bias: b ? 1 : 0, ky_step: 1, kx_step: 1 },
+    uniforms: { ...uniformsOf(g), has_bias: b ? 1 : 0, ky_step: 1, kx_step: 1, ...dense(g) },
     workgroups: [gx, gy, Math.ceil(g.cout / block)],
   });
   return out;
@@ -203,16 +244,7 @@ function dataKernel(u: Tensor, w: Tensor, b: Tensor | null, g: Geo, forced?: Con
     dataKernel(rand(yShape(g)), rand(wShape(g)), null, g, v);
   }));
   if (variant === 'rows16' && rowsFit('conv-data', g)) {
-    // With unit strides the input gradient is a forward over u, the weights'
-    // taps flipped and their two channel axes swapped ([c_in, c_out, kh, kw]),
-    // padded by what the forward's padding leaves of the dilated kernel.
-    const wf = gather(w, { outShape: [g.cin, g.cout, g.kh, g.kw], strides: [g.kh * g.kw, g.cin * g.kh * g.kw, -g.kw, -1], offset: g.kh * g.kw - 1 });
-    const flipped: Geo = {
-      n: g.n, cin: g.cout, h: g.ho, w: g.wo, cout: g.cin, ho: g.h, wo: g.w, kh: g.kh, kw: g.kw,
-      sh: 1, sw: 1, ph: g.dh * (g.kh - 1) - g.ph, pw: g.kw - 1 - g.pw, dh: g.dh, dw: 1,
-    };
-    rowsForward(u, wf, b, flipped, out);
-    wf.dispose();
+    rowsData(u, w, b, g, out);
     return out;
   }
   // Pixels of the largest stride phase; the others have the same or one row/column fewer.
@@ -223,7 +255,7 @@ function dataKernel(u: Tensor, w: Tensor, b: Tensor | null, g: Geo, forced?: Con
     entry: 'data',
     constants: { BLOCK: block },
     buffers: { src: u.buffer, wt: w.buffer, bias: (b ?? w).buffer, dst: out.buffer },
-    uniforms: { ...uniformsOf(g), has_bias: b ? 1 : 0, ky_step: g.sh / gcd(g.sh, g.dh), kx_step: g.sw / gcd(g.sw, g.dw) },
+    uniforms: { ...uniformsOf(g), has_bias: b ? 1 : 0, ky_step: g.sh / gcd(g.sh, g.dh), kx_step: g.sw / gcd(g.sw, g.dw), ...dense(g) },
     workgroups: [gx, gy, g.sh * g.sw * Math.ceil(g.cin / block)],
   });
   return out;
