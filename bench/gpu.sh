@@ -15,7 +15,7 @@ bench --quick --engines sleeve,tfjs-webgpu --profile --markdown --slug "$slug" -
 for v in tiled tiled128 subgroup4 subgroup8; do
   bench --quick --engines sleeve --filter matmul --variant matmul=$v >> "$out/variants.txt" 2>&1
 done
-for v in conv=plain conv=subgroup conv=subgroup16 conv=rows16 conv-grad=direct conv-grad=direct16 conv-grad=tiled; do
+for v in conv=plain conv=subgroup conv=subgroup16 conv=rows16 conv-grad=direct conv-grad=direct16 conv-grad=rows conv-grad=tiled; do
   bench --quick --engines sleeve --filter conv,critic --variant $v >> "$out/variants.txt" 2>&1
 done
 for v in lane stride4 stride16; do

@@ -346,7 +346,7 @@ export async function sleeveEngine(force: Record<string, string> = {}): Promise<
   const families: Record<string, { values: string[]; set: (v: string) => void }> = {
     matmul: { values: ['blocked', 'tiled', 'tiled128', 'subgroup', 'subgroup4', 'subgroup8'], set: (v) => sl.setMatmulVariant(v as sl.MatmulVariant) },
     conv: { values: ['plain', 'subgroup', 'subgroup16', 'rows16'], set: (v) => sl.setConvVariant(v as sl.ConvVariant) },
-    'conv-grad': { values: ['direct', 'direct16', 'tiled'], set: (v) => sl.setConvGradVariant(v as sl.ConvGradVariant) },
+    'conv-grad': { values: ['direct', 'direct16', 'rows', 'tiled'], set: (v) => sl.setConvGradVariant(v as sl.ConvGradVariant) },
     grid: { values: ['lane', 'stride4', 'stride16'], set: (v) => sl.setGridVariant(v as sl.GridVariant) },
     // not a kernel: how many dispatches are recorded before a submit
     submit: { values: ['16', '32', '64', '128', '256', '512'], set: (v) => sl.setSubmitEvery(Number(v)) },

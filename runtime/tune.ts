@@ -10,7 +10,7 @@ import { K } from './kernels.js';
 
 export type MatmulVariant = 'blocked' | 'tiled' | 'tiled128' | 'subgroup' | 'subgroup4' | 'subgroup8';
 export type ConvVariant = 'plain' | 'subgroup' | 'subgroup16' | 'rows16';
-export type ConvGradVariant = 'direct' | 'direct16' | 'tiled';
+export type ConvGradVariant = 'direct' | 'direct16' | 'rows' | 'tiled';
 /** How elementwise kernels spread their items (engine.ts gridStride): one per
  * lane, or at least 4 (at most 16384 workgroups) or 16 (at most 4096) items
  * per lane. */
@@ -119,8 +119,9 @@ export function convGradVariant(): ConvGradVariant {
 }
 
 /** conv2d's weight gradient: 'direct' (registers only, conv2d_grad.wgsl main/flat,
- * blocks of 8 output channels), 'direct16' (the same on blocks of 16) or
- * 'tiled' (an implicit GEMM through workgroup memory). */
+ * blocks of 8 output channels), 'direct16' (the same on blocks of 16), 'rows'
+ * (a row of up to 4 taps sharing its x loads, for unit column strides, else
+ * as 'direct16') or 'tiled' (an implicit GEMM through workgroup memory). */
 export function setConvGradVariant(v: ConvGradVariant): void {
   choice.convGrad = v;
   forceFamilies('conv-grad');

@@ -257,8 +257,11 @@ describe('weight grad with each kernel', () => {
     { name: 'chunked pixels', x: [4, 2, 41, 37], w: [3, 2, 3, 3], opts: { padding: 1 } },
     // direct16's blocks of 16 output channels, the last partial, over blocks of 8 input channels
     { name: 'blocks of 16 output channels', x: [2, 11, 6, 7], w: [37, 11, 3, 3], opts: { padding: [1, 0], stride: [1, 2] } },
+    // rows: a row of 4 taps, a partial block of 4 input channels, row stride
+    // and dilation, a padding wider than the taps reach, several chunks
+    { name: 'a row of 4 taps over chunks', x: [3, 6, 41, 37], w: [11, 6, 2, 4], opts: { padding: [1, 2], dilation: [2, 1], stride: [2, 1] } },
   ];
-  for (const variant of ['direct', 'direct16', 'tiled'] as const) {
+  for (const variant of ['direct', 'direct16', 'rows', 'tiled'] as const) {
     test(variant, async () => {
       const prev = sl.convGradVariant();
       sl.setConvGradVariant(variant);
@@ -274,6 +277,29 @@ describe('weight grad with each kernel', () => {
         sl.setConvGradVariant(prev);
       }
     });
+  }
+});
+
+test('rows runs conv2d_grad.wgsl:rows for unit column strides and rows of ≤ 4 taps, else main on blocks of 16', async () => {
+  const e = sl.getEngine();
+  const dispatch = e.dispatch;
+  const prev = sl.convGradVariant();
+  const ran: string[] = [];
+  try {
+    sl.setConvGradVariant('rows');
+    e.dispatch = ((k, d) => { if (k.file === 'conv2d_grad.wgsl') ran.push(`${d.entry} ${d.constants?.BLOCK ?? '-'}`); return dispatch.call(e, k, d); }) as typeof e.dispatch;
+    const run = (x: number[], w: number[], opts: sl.Conv2dOptions) => sl.tidy(() => {
+      const geo = ref.convGeo(x, w, opts);
+      cv.conv2dWeightGrad(sl.rand(x), sl.rand(ref.yShape(geo)), w, opts);
+    });
+    run([2, 9, 8, 10], [20, 9, 3, 3], { padding: 1 });
+    run([2, 9, 8, 10], [20, 9, 3, 3], { padding: 1, stride: [1, 2] });
+    run([2, 9, 8, 10], [20, 9, 3, 5], { padding: 1 });
+    run([2, 3, 8, 10], [20, 3, 3, 3], { padding: 1 });
+    expect(ran).toEqual(['rows -', 'main 16', 'main 16', 'flat -']);
+  } finally {
+    e.dispatch = dispatch;
+    sl.setConvGradVariant(prev);
   }
 });
 

@@ -274,14 +274,18 @@ function filterKernel(x: Tensor, u: Tensor, g: Geo, forced?: ConvGradVariant): T
   // a workgroup of 64 tap blocks. flat: too few input channels to fill those.
   const flat = g.cin < 4;
   const candidates = gradCandidates(g, flat);
+  // rows where its kernel cannot run: main on the same blocks as direct16
+  const wanted = convGradVariant() === 'rows' && !candidates.includes('rows') ? 'direct16' : convGradVariant();
   const variant = forced ?? pick<ConvGradVariant>('conv-grad', g, candidates,
-    candidates.includes(convGradVariant()) ? convGradVariant() : 'direct', (v) => tidy(() => {
+    candidates.includes(wanted) ? wanted : 'direct', (v) => tidy(() => {
       filterKernel(rand(xShape(g)), rand(yShape(g)), g, v).dispose();
     }));
   if (variant === 'tiled') return filterTiled(x, u, g);
+  if (variant === 'rows' && rowsGradFit(g)) return filterRows(x, u, g);
   // direct16: each gathered x value feeds 16 output channels instead of 8
   // (lavapipe: 1.04–1.24× on the critic's and classifier's layers)
-  const block = flat ? 4 : variant === 'direct16' && g.cout > 8 ? 16 : channelBlock(g.cout);
+  // (a forced rows that cannot run here runs as direct16)
+  const block = flat ? 4 : (variant === 'direct16' || variant === 'rows') && g.cout > 8 ? 16 : channelBlock(g.cout);
   // 8 input channels per invocation from 8 on: half the g loads per
   // multiply-add (lavapipe: 1.2–1.4× on the critic's and classifier's layers)
   const ciBlock = g.cin >= 8 ? 8 : 4;
@@ -302,9 +306,31 @@ function filterKernel(x: Tensor, u: Tensor, g: Geo, forced?: ConvGradVariant): T
 }
 
 /** Weight-gradient candidates: direct16 only where it differs from direct
- * (main, more than 8 output channels). */
-const gradCandidates = (g: Geo, flat: boolean): ConvGradVariant[] =>
-  (!flat && g.cout > 8 ? ['direct', 'direct16', 'tiled'] : ['direct', 'tiled']);
+ * (main, more than 8 output channels), rows where it fits. */
+function gradCandidates(g: Geo, flat: boolean): ConvGradVariant[] {
+  const out: ConvGradVariant[] = !flat && g.cout > 8 ? ['direct', 'direct16', 'tiled'] : ['direct', 'tiled'];
+  return rowsGradFit(g) ? [...out, 'rows'] : out;
+}
+
+/** conv2d_grad.wgsl's `rows`: unit column stride and dilation, a row of at
+ * most 4 taps, at least 4 input channels. */
+const rowsGradFit = (g: Geo): boolean => g.sw === 1 && g.dw === 1 && g.kw <= 4 && g.cin >= 4;
+
+/** The weight gradient with conv2d_grad.wgsl's `rows`: invocations of 4
+ * input channels × one ky × 8 output channels, chunks as main's. */
+function filterRows(x: Tensor, u: Tensor, g: Geo): Tensor {
+  const shape = wShape(g);
+  const tapBlocks = Math.ceil(g.cin / 4) * g.kh, coBlocks = Math.ceil(g.cout / 8);
+  const { rpc, chunks } = pixelChunks(g, Math.ceil(FILTER_TARGET_INVOCATIONS / (tapBlocks * coBlocks)));
+  const partial = empty(chunks === 1 ? shape : [chunks, g.cout, g.cin * g.kh * g.kw]);
+  getEngine().dispatch(K.conv2dGrad, {
+    entry: 'rows',
+    buffers: { x: x.buffer, g: u.buffer, out: partial.buffer },
+    uniforms: { ...uniformsOf(g), rows_per_chunk: rpc, n_chunks: chunks },
+    workgroups: [Math.ceil(tapBlocks / 64), coBlocks, chunks],
+  });
+  return sumChunks(partial, chunks, shape);
+}
 
 /** Output rows per chunk of the weight gradient's reduction: `want` chunks,
  * fewer if a chunk would cover under FILTER_MIN_CHUNK_PIXELS pixels. */
