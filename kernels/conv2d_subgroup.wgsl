@@ -65,22 +65,30 @@ fn weights(base: vec4<i32>, r: i32, step: i32) -> vec4<f32> {
   return select(vec4<f32>(0.0), vec4<f32>(wt[o.x], wt[o.y], wt[o.z], wt[o.w]), r < rlen);
 }
 
-// Weights of the block's 4, 8 or 16 channels (groups of 4 from base ..
-// base4) at reduction index r; groups past BLOCK are zero.
+// Where the weights of the block's 16 channels (groups of 4, clamped to the
+// last channel c_last) start, channel c at c · len: rows of the weights for
+// the output channels of fwd, columns for the input channels of data.
+struct BlockBase { a: vec4<i32>, b: vec4<i32>, c: vec4<i32>, d: vec4<i32> }
+
+fn block_base(c0: i32, c_last: i32, len: i32) -> BlockBase {
+  return BlockBase(clamp4(c0, c_last) * len, clamp4(c0 + 4, c_last) * len, clamp4(c0 + 8, c_last) * len, clamp4(c0 + 12, c_last) * len);
+}
+
+// Weights of the block's 4, 8 or 16 channels at tap offset `off` and
+// reduction index r; groups past BLOCK are zero.
 struct BlockW { a: vec4<f32>, b: vec4<f32>, c: vec4<f32>, d: vec4<f32> }
 
-fn block_weights(base: vec4<i32>, base2: vec4<i32>, base3: vec4<i32>, base4: vec4<i32>, r: i32, step: i32) -> BlockW {
-  var w = BlockW(weights(base, r, step), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
-  if (BLOCK >= 8) { w.b = weights(base2, r, step); }
-  if (BLOCK == 16) { w.c = weights(base3, r, step); w.d = weights(base4, r, step); }
+fn block_weights(base: BlockBase, off: i32, r: i32, step: i32) -> BlockW {
+  var w = BlockW(weights(base.a + vec4<i32>(off), r, step), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+  if (BLOCK >= 8) { w.b = weights(base.b + vec4<i32>(off), r, step); }
+  if (BLOCK == 16) { w.c = weights(base.c + vec4<i32>(off), r, step); w.d = weights(base.d + vec4<i32>(off), r, step); }
   return w;
 }
 
-// Reduction channels r0 .. r0+7 at one tap. base/base2: the weight offsets
-// of the block's channels at reduction channel 0; step: between reduction
-// channels in wt.
-fn chunk(r0: i32, base: vec4<i32>, base2: vec4<i32>, base3: vec4<i32>, base4: vec4<i32>, step: i32, lane: i32) {
-  let w = block_weights(base, base2, base3, base4, r0 + lane, step);
+// Reduction channels r0 .. r0+7 at one tap (offset off in the weights);
+// step: between reduction channels in wt.
+fn chunk(r0: i32, base: BlockBase, off: i32, step: i32, lane: i32) {
+  let w = block_weights(base, off, r0 + lane, step);
   let wa = w.a;
   let wb = w.b;
   let wc = w.c;
@@ -125,10 +133,7 @@ fn fwd(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid:
   let co0 = i32(wid.z) * BLOCK;
   let plane = p.h * p.w;
   let kk = p.kh * p.kw;
-  let wrow = clamp4(co0, p.c_out - 1) * (p.c_in * kk);
-  let wrow2 = clamp4(co0 + 4, p.c_out - 1) * (p.c_in * kk);
-  let wrow3 = clamp4(co0 + 8, p.c_out - 1) * (p.c_in * kk);
-  let wrow4 = clamp4(co0 + 12, p.c_out - 1) * (p.c_in * kk);
+  let wrow = block_base(co0, p.c_out - 1, p.c_in * kk);
   let px = fwd_pixels(first);
   let ih0 = px.ih0;
   let iw0 = px.iw0;
@@ -144,9 +149,8 @@ fn fwd(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid:
       let iw = iw0 + vec4<i32>(kx * p.dw);
       xok = row_ok & in_range(iw, p.w);
       xoff = select(vec4<i32>(0), xb + ih * p.w + iw, xok);
-      let wk = vec4<i32>(ky * p.kw + kx);
       for (var c0 = 0; c0 < p.c_in; c0 += 8) {
-        chunk(c0, wrow + wk, wrow2 + wk, wrow3 + wk, wrow4 + wk, kk, lane);
+        chunk(c0, wrow, ky * p.kw + kx, kk, lane);
       }
     }
   }
@@ -193,10 +197,7 @@ fn fwd_taps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id)
   let first = i32(wid.x + wid.y * nwg.x) * (4 * WG) + i32(lid.x);
   let co0 = i32(wid.z) * BLOCK;
   let taps = p.c_in * p.kh * p.kw;
-  let wrow = clamp4(co0, p.c_out - 1) * taps;
-  let wrow2 = clamp4(co0 + 4, p.c_out - 1) * taps;
-  let wrow3 = clamp4(co0 + 8, p.c_out - 1) * taps;
-  let wrow4 = clamp4(co0 + 12, p.c_out - 1) * taps;
+  let wrow = block_base(co0, p.c_out - 1, taps);
   let px = fwd_pixels(first);
   rlen = taps; // weights(): zero past the last tap
   let lane = i32(sl % 8u);
@@ -204,7 +205,7 @@ fn fwd_taps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id)
   tky = 0;
   tkx = 0;
   for (var t0 = 0; t0 < taps; t0 += 8) {
-    let w = block_weights(wrow, wrow2, wrow3, wrow4, t0 + lane, 1);
+    let w = block_weights(wrow, 0, t0 + lane, 1);
     let wa = w.a;
     let wb = w.b;
     let wc = w.c;
@@ -237,10 +238,7 @@ fn data(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let plane_o = p.ho * p.wo;
   let kk = p.kh * p.kw;
   let wst = p.c_in * kk;
-  let wcol = clamp4(ci0, p.c_in - 1) * kk;
-  let wcol2 = clamp4(ci0 + 4, p.c_in - 1) * kk;
-  let wcol3 = clamp4(ci0 + 8, p.c_in - 1) * kk;
-  let wcol4 = clamp4(ci0 + 12, p.c_in - 1) * kk;
+  let wcol = block_base(ci0, p.c_in - 1, kk);
   let a = px.a;
   let b = px.b;
   let gb = px.gb;
@@ -257,9 +255,8 @@ fn data(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
       let ow = b + vec4<i32>((qw + p.pad_w - kx * p.dw) / p.sw);
       xok = row_ok & in_range(ow, p.wo);
       xoff = select(vec4<i32>(0), gb + oh * p.wo + ow, xok);
-      let wk = vec4<i32>(ky * p.kw + kx);
       for (var c0 = 0; c0 < p.c_out; c0 += 8) {
-        chunk(c0, wcol + wk, wcol2 + wk, wcol3 + wk, wcol4 + wk, wst, lane);
+        chunk(c0, wcol, ky * p.kw + kx, wst, lane);
       }
     }
   }

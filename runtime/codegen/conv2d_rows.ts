@@ -5,8 +5,8 @@
 // them in memory and gathers them lane by lane).
 //
 // Contract: appended to conv2d_common.wgsl + conv2d_subgroup.wgsl (kernels.ts),
-// whose parameters, bindings, accumulators, tap(), block_weights() and
-// store_masked() it uses; ops/conv.ts sends only dw = 1, kw = KW, sw = SW,
+// whose parameters, bindings, accumulators, tap(), block_base(),
+// block_weights() and store_masked() it uses; ops/conv.ts sends only dw = 1, kw = KW, sw = SW,
 // and sizes the grid with ROWS_PIXELS pixels per invocation.
 //
 // Why: fwd gives an invocation 4 pixels WG apart and loads each pixel value
@@ -82,10 +82,7 @@ fn fwd_rows(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id)
   let co0 = i32(wid.z) * BLOCK;
   let plane = p.h * p.w;
   let kk = p.kh * p.kw;
-  let wrow = clamp4(co0, p.c_out - 1) * (p.c_in * kk);
-  let wrow2 = clamp4(co0 + 4, p.c_out - 1) * (p.c_in * kk);
-  let wrow3 = clamp4(co0 + 8, p.c_out - 1) * (p.c_in * kk);
-  let wrow4 = clamp4(co0 + 12, p.c_out - 1) * (p.c_in * kk);
+  let wrow = block_base(co0, p.c_out - 1, p.c_in * kk);
   let iw0 = ow0 * ${sw} - p.pad_w;
   let xb = nn * p.c_in * plane;
   rlen = p.c_in;
@@ -96,7 +93,7 @@ fn fwd_rows(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id)
     let at_row = xb + select(0, ih, row_ok) * p.w;
     for (var c0 = 0; c0 < p.c_in; c0 += 8) {`);
   for (const k of taps) {
-    out.push(`      let w${k} = block_weights(wrow + vec4<i32>(ky * p.kw + ${k}), wrow2 + vec4<i32>(ky * p.kw + ${k}), wrow3 + vec4<i32>(ky * p.kw + ${k}), wrow4 + vec4<i32>(ky * p.kw + ${k}), c0 + lane, kk);`);
+    out.push(`      let w${k} = block_weights(wrow, ky * p.kw + ${k}, c0 + lane, kk);`);
   }
   const ws = taps.map((k) => `w${k}`).join(', ');
   for (let i = 0; i < 8; i++) {
