@@ -41,9 +41,13 @@ export interface Report {
   date: string;
   cores: number;
   cpu: string;
-  node: string;
-  /** 1-minute load average when the bench started and ended (other work skews times). */
-  load_avg_start: number;
+  /** Node's version (a run from npm run bench) */
+  node?: string;
+  /** the browser's name and version (a run in a page: --browser, --serve) */
+  browser?: string;
+  /** 1-minute load average when the bench started and ended (other work skews
+   * times); a page cannot see it */
+  load_avg_start?: number;
   load_avg_end?: number;
   settings: Record<string, unknown>;
   notes: string[];
@@ -160,7 +164,7 @@ export function htmlChart(rep: Report, workloads: Workload[]): string {
 <style>body{font-family:sans-serif;margin:20px;max-width:900px}small{color:#555}.bad{color:#b00020;font-weight:bold}</style></head><body>
 <h2>sleeve bench: time relative to sleeve</h2>
 <p>Each bar is an engine's median time divided by sleeve's on the same workload (log scale): right of the line, sleeve is faster.<br>
-<small>Adapter: ${esc([a.vendor, a.architecture, a.description].filter(Boolean).join(' / '))} · ${esc(rep.date)} · ${rep.cores} cores (${esc(rep.cpu)}) · Node ${esc(rep.node)}</small></p>
+<small>Adapter: ${esc([a.vendor, a.architecture, a.description].filter(Boolean).join(' / '))} · ${esc(rep.date)} · ${rep.cores} cores (${esc(rep.cpu)}) · ${esc(rep.browser ?? `Node ${rep.node}`)}</small></p>
 ${failed.length ? `<p class="bad">Failed correctness checks: ${failed.map((r) => esc(`${r.workload}/${r.engine}`)).join(', ')} (faded bars; their times are not to be trusted).</p>` : ''}
 ${svg}
 <p><small>${rep.notes.map(esc).join('<br>')}</small></p>

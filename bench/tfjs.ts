@@ -19,8 +19,9 @@ const msg = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('
 /** Submit tfjs-webgpu's pending commands and wait for the queue; cpu/wasm run eagerly. */
 // The same wait as sleeve's in Node (runtime/wait.ts): Dawn polls while a
 // promise is pending, and a spinning main thread would take a core from a
-// CPU driver's kernels, so every WebGPU engine is waited for alike.
-const waitDevice = sleepyWaiter();
+// CPU driver's kernels, so every WebGPU engine is waited for alike. A page
+// just awaits, as sleeve does there.
+const waitDevice = typeof setImmediate === 'function' ? sleepyWaiter() : <T>(p: Promise<T>) => p;
 
 async function syncBackend(tf: TF): Promise<void> {
   const b = tf.backend() as any;
@@ -293,10 +294,12 @@ export async function tfjsEngines(backends: string[], wasmDir: string): Promise<
         const wasm = await import('@tensorflow/tfjs-backend-wasm');
         wasm.setWasmPaths(wasmDir.endsWith('/') ? wasmDir : wasmDir + '/');
       } else if (b === 'webgpu') {
-        // tfjs-webgpu looks for navigator.gpu when it is imported
-        const { create, globals } = await import('webgpu');
-        Object.assign(globalThis, globals);
-        Object.defineProperty(globalThis, 'navigator', { value: { gpu: create([]) }, configurable: true, writable: true });
+        // tfjs-webgpu looks for navigator.gpu when it is imported; in Node it comes from Dawn
+        if (!(globalThis as any).navigator?.gpu) {
+          const { create, globals } = await import('webgpu');
+          Object.assign(globalThis, globals);
+          Object.defineProperty(globalThis, 'navigator', { value: { gpu: create([]) }, configurable: true, writable: true });
+        }
         await import('@tensorflow/tfjs-backend-webgpu');
       }
       if (!(await tf.setBackend(b))) throw new Error(`setBackend('${b}') failed`);
@@ -307,7 +310,10 @@ export async function tfjsEngines(backends: string[], wasmDir: string): Promise<
         const i = be.adapterInfo;
         line += ` on its own device: ${[i.vendor, i.architecture, i.description].filter(Boolean).join(' / ')}`;
       }
-      if (b === 'wasm') line += ` (${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'SIMD' : 'no SIMD'}, ${(await import('@tensorflow/tfjs-backend-wasm')).getThreadsCount()} thread: tfjs-wasm has no threads in Node)`;
+      if (b === 'wasm') {
+        const threads = (await import('@tensorflow/tfjs-backend-wasm')).getThreadsCount();
+        line += ` (${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'SIMD' : 'no SIMD'}, ${threads} thread${threads === 1 ? '' : 's'}${threads === 1 ? (typeof setImmediate === 'function' ? ': tfjs-wasm has no threads in Node' : ': a page needs cross-origin isolation for more') : ''})`;
+      }
       if (b === 'cpu') {
         line += ' (plain JS, 1 thread)';
         be.firstUse = false; // no "install tfjs-node" banner in the middle of the table
