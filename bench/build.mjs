@@ -60,7 +60,7 @@ await build({
   // ES builds of tfjs: its gradients (a separate side-effect module) must share one tfjs-core
   mainFields: ['module', 'main'],
   loader: { '.wgsl': 'text' },
-  external: ['webgpu', ...missing],
+  external: ['webgpu', 'playwright-core', ...missing],
   plugins: [extras],
   // CommonJS inside the bundle (tfjs's Node builds, emscripten's loader) needs these in ESM
   banner: {
@@ -76,6 +76,32 @@ await build({
   logLevel: 'warning',
   legalComments: 'none',
 });
+
+// The same bench for a page (bench/browser.ts, served with bench/browser.html
+// as index.html by --serve and --browser): the runtime's browser entry in
+// place of runtime/node.ts, tfjs's browser builds; Dawn is never imported there.
+const browserRuntime = {
+  name: 'sleeve-browser-runtime',
+  setup(b) {
+    b.onResolve({ filter: /runtime\/node\.js$/ }, () => ({ path: join(root, 'runtime', 'index.ts') }));
+  },
+};
+await build({
+  absWorkingDir: root,
+  entryPoints: ['bench/browser.ts'],
+  outfile: join(out, 'browser.js'),
+  bundle: true,
+  platform: 'browser',
+  target: 'es2022',
+  format: 'esm',
+  mainFields: ['browser', 'module', 'main'],
+  loader: { '.wgsl': 'text' },
+  external: ['webgpu', ...missing],
+  plugins: [extras, browserRuntime],
+  logLevel: 'warning',
+  legalComments: 'none',
+});
+copyFileSync(join(root, 'bench', 'browser.html'), join(out, 'index.html'));
 
 // tfjs-wasm loads its .wasm at run time (setWasmPaths points here); torch_bench.py runs beside the
 // bundle, with test/ref/audio_ref.py (the features-30s definitions, numpy-cpu's pipeline) next to it.

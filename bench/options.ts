@@ -30,7 +30,19 @@ export const HELP = `usage: npm run bench -- [options]
   --paired N       after the timed runs, alternate sleeve's runs with each in-process peer's N times (the
                    order swapped every pair) and report each pair's ratio, median and range: drifting
                    load moves both halves of a pair alike (JSON: paired)
+  --browser        run the bench in headless Chromium instead (playwright-core drives the system's
+                   browser, SLEEVE_CHROMIUM overrides /usr/bin/chromium): the page's WebGPU adapter, with
+                   tfjs-webgpu, -wasm and -cpu in the same page; no PyTorch. --json and --save work as here
+  --serve          serve that page on 127.0.0.1 (--port N, default 8137) for any browser to open: options go
+                   in its query string (?filter=matmul&quick), results are saved from the page
   --list           list the workloads and exit`;
+
+const FLAGS = ['quick', 'save', 'markdown', 'profile', 'tune-shapes', 'help', 'list', 'browser', 'serve'];
+/** Options that take a value (--k v or --k=v). */
+export const VALUED = ['filter', 'engines', 'runs', 'warmup', 'cap', 'budget', 'json', 'slug', 'variant', 'paired', 'port'];
+
+/** Options the Node side handles, never sent to a page. */
+export const HOST_ONLY = ['json', 'save', 'slug', 'markdown', 'browser', 'serve', 'port'];
 
 export interface Opts extends SessionOpts {
   engines: string[] | null;
@@ -40,6 +52,9 @@ export interface Opts extends SessionOpts {
   markdown: boolean;
   variant: Record<string, string>;
   quick: boolean;
+  browser: boolean;
+  serve: boolean;
+  port: number;
 }
 
 export function parseArgs(argv: string[]): Opts | null {
@@ -49,8 +64,8 @@ export function parseArgs(argv: string[]): Opts | null {
     if (!a.startsWith('--')) throw new Error(`bench: unexpected argument '${a}'\n${HELP}`);
     const eq = a.indexOf('=');
     const [k, inline] = eq < 0 ? [a.slice(2), undefined] : [a.slice(2, eq), a.slice(eq + 1)];
-    if (['quick', 'save', 'markdown', 'profile', 'tune-shapes', 'help', 'list'].includes(k)) o[k] = true;
-    else if (['filter', 'engines', 'runs', 'warmup', 'cap', 'budget', 'json', 'slug', 'variant', 'paired'].includes(k)) {
+    if (FLAGS.includes(k)) o[k] = true;
+    else if (VALUED.includes(k)) {
       const v = inline ?? argv[++i];
       if (v === undefined) throw new Error(`bench: --${k} needs a value`);
       o[k] = v;
@@ -88,5 +103,18 @@ export function parseArgs(argv: string[]): Opts | null {
     variant: Object.fromEntries(String(o.variant ?? '').split(',').filter(Boolean).map((kv) => kv.split('=', 2))),
     quick,
     paired: Math.floor(num('paired', 0)),
+    browser: !!o.browser,
+    serve: !!o.serve,
+    port: Math.floor(num('port', 8137)),
   };
+}
+
+/** ?filter=conv&quick&paired=4 → --filter conv --quick --paired 4 (a bare key is a flag). */
+export function queryArgs(search: string): string[] {
+  const args: string[] = [];
+  for (const [k, v] of new URLSearchParams(search)) {
+    args.push(`--${k}`);
+    if (v !== '') args.push(v);
+  }
+  return args;
 }

@@ -11,6 +11,8 @@ import { runTorch } from './torch.js';
 import { adapterSlug, htmlChart, markdownTable, textTable } from './report.js';
 import { parseArgs, type Opts } from './options.js';
 import { runBench, selectWorkloads, type Host } from './harness.js';
+import { pageQuery, runInChromium, serveDir } from './browser_host.js';
+import type { Report } from './report.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -33,18 +35,39 @@ async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   if (!o) return;
   const start = performance.now();
-  const rep = await runBench(o, {
-    cores: availableParallelism?.() ?? cpus().length,
-    cpu: cpus()[0]?.model ?? 'unknown',
-    node: process.version,
-    loadAvg: () => loadavg()[0],
-    wasmDir: here,
-    torch: torchHost(o),
-    log: { line: (s) => console.log(s), part: (s) => process.stdout.write(s) },
-  });
+  const argv = process.argv.slice(2);
+  if (o.serve) {
+    await serveDir(here, o.port);
+    const q = pageQuery(argv);
+    console.log(`sleeve bench page: http://127.0.0.1:${o.port}/${q ? `?${q}` : ''} (Ctrl-C stops it)`);
+    return; // the server keeps the process alive
+  }
+  let rep: Report;
+  if (o.browser) {
+    // the page cannot see the machine: this side fills in what it can
+    const load0 = loadavg()[0];
+    const timeout = (Number.isFinite(o.budgetS) ? o.budgetS * 1.5 : 7200) * 1000 + 120_000;
+    rep = await runInChromium(here, pageQuery(argv), timeout);
+    rep.cpu = cpus()[0]?.model ?? rep.cpu;
+    rep.load_avg_start = load0;
+    rep.load_avg_end = loadavg()[0];
+  } else {
+    rep = await runBench(o, {
+      cores: availableParallelism?.() ?? cpus().length,
+      cpu: cpus()[0]?.model ?? 'unknown',
+      node: process.version,
+      loadAvg: () => loadavg()[0],
+      wasmDir: here,
+      torch: torchHost(o),
+      log: { line: (s) => console.log(s), part: (s) => process.stdout.write(s) },
+    });
+  }
   const workloads = selectWorkloads(o.filter);
-  console.log(textTable(rep, workloads));
-  if (rep.notes.length) console.log('\nnotes:\n' + rep.notes.map((n) => `  ${n}`).join('\n'));
+  if (!o.browser) {
+    // (the page printed these already)
+    console.log(textTable(rep, workloads));
+    if (rep.notes.length) console.log('\nnotes:\n' + rep.notes.map((n) => `  ${n}`).join('\n'));
+  }
   const sleeveErrors = rep.skipped.filter((s) => s.engine === 'sleeve' && s.reason.startsWith('error'));
   if (sleeveErrors.length) console.log(`\n!!! sleeve failed to run: ${sleeveErrors.map((s) => `${s.workload} (${s.reason})`).join('; ')}`);
   const failed = rep.results.filter((r) => r.check.startsWith('FAILED'));

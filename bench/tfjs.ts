@@ -312,7 +312,10 @@ export async function tfjsEngines(backends: string[], wasmDir: string): Promise<
       }
       if (b === 'wasm') {
         const threads = (await import('@tensorflow/tfjs-backend-wasm')).getThreadsCount();
-        line += ` (${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'SIMD' : 'no SIMD'}, ${threads} thread${threads === 1 ? '' : 's'}${threads === 1 ? (typeof setImmediate === 'function' ? ': tfjs-wasm has no threads in Node' : ': a page needs cross-origin isolation for more') : ''})`;
+        const where = typeof setImmediate === 'function'
+          ? ': tfjs-wasm has no threads in Node'
+          : `; the page is${(globalThis as any).crossOriginIsolated ? '' : ' not'} cross-origin isolated`;
+        line += ` (${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'SIMD' : 'no SIMD'}, ${threads} thread${threads === 1 ? '' : 's'}${where})`;
       }
       if (b === 'cpu') {
         line += ' (plain JS, 1 thread)';
