@@ -1,6 +1,8 @@
 // sleeve's benchmark: every workload on sleeve and on its peers (tfjs webgpu,
 // wasm and cpu in this process; PyTorch through bench/torch_bench.py), each
-// output checked against a reference before its time is trusted.
+// output checked against a reference before its time is trusted. With
+// --browser the same harness runs in a Chromium page instead, with --serve
+// in any browser (bench/browser.ts).
 //
 //   npm run bench [-- --filter conv --runs 5 --json out.json --save --quick]
 import { cpus, availableParallelism, loadavg } from 'node:os';
@@ -8,11 +10,10 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runTorch } from './torch.js';
-import { adapterSlug, htmlChart, markdownTable, textTable } from './report.js';
+import { adapterSlug, htmlChart, markdownTable, textTable, type Report } from './report.js';
 import { parseArgs, type Opts } from './options.js';
 import { runBench, selectWorkloads, type Host } from './harness.js';
 import { pageQuery, runInChromium, serveDir } from './browser_host.js';
-import type { Report } from './report.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 

@@ -32,7 +32,8 @@ export interface Session {
   engines: Engine[];
   /** whether sleeve was asked for (peers alone have no ratio to measure) */
   wantSleeve: boolean;
-  /** PyTorch/NumPy results measured beforehand by bench/torch_bench.py, by `workload|engine` */
+  /** the PyTorch/NumPy engines asked for, and their results, measured
+   * beforehand by bench/torch_bench.py, by `workload|engine` */
   torchEngines: string[];
   torchCells: Map<string, TorchCell>;
   /** performance.now() after which peers are skipped */
