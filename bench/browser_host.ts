@@ -36,7 +36,13 @@ export function serveDir(dir: string, port: number): Promise<Server> {
     throw new Error(`bench: ${dir} has no index.html or browser.js: run node bench/build.mjs`);
   }
   const server = createServer((req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(/^([/\\])+/, '') || 'index.html';
+    let path: string;
+    try {
+      path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(/^([/\\])+/, '') || 'index.html';
+    } catch {
+      res.writeHead(400).end(); // a malformed escape
+      return;
+    }
     const file = join(dir, path);
     const type = TYPES[extname(file)];
     if (!type || path.includes('..') || !existsSync(file)) {

@@ -7,10 +7,12 @@
 // SLEEVE_REQUIRE_BROWSER=1 (set by .ci/run) turns that skip into a failure.
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
 import { parseArgs, queryArgs } from '../bench/options.js';
-import { pageQuery, runInChromium } from '../bench/browser_host.js';
+import { pageQuery, runInChromium, serveDir } from '../bench/browser_host.js';
 
 const CHROMIUM = process.env.SLEEVE_CHROMIUM ?? '/usr/bin/chromium';
 const REQUIRED = process.env.SLEEVE_REQUIRE_BROWSER === '1';
@@ -34,6 +36,35 @@ describe('bench page options', () => {
   it('keep a bare flag bare and a value with separators whole', () => {
     expect(pageQuery(['--quick', '--filter', 'a,b'])).toBe('quick&filter=a%2Cb');
     expect(queryArgs('?quick&filter=a%2Cb')).toEqual(['--quick', '--filter', 'a,b']);
+  });
+});
+
+describe('bench page server', () => {
+  it('serves the page cross-origin isolated and nothing outside its folder', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'sleeve-page-'));
+    const dir = join(root, 'www');
+    writeFileSync(join(root, 'secret.js'), 'no');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'index.html'), '<p>page</p>');
+    writeFileSync(join(dir, 'browser.js'), 'export {};');
+    writeFileSync(join(dir, 'notes.txt'), 'no type');
+    const server = await serveDir(dir, 0);
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const page = await fetch(`${base}/?filter=matmul`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toBe('<p>page</p>');
+      expect(page.headers.get('cross-origin-opener-policy')).toBe('same-origin');
+      expect(page.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
+      expect((await fetch(`${base}/browser.js`)).headers.get('content-type')).toMatch(/javascript/);
+      expect((await fetch(`${base}/notes.txt`)).status).toBe(404);
+      expect((await fetch(`${base}/%2e%2e/secret.js`)).status).toBe(404);
+      expect((await fetch(`${base}/..%2fsecret.js`)).status).toBe(404);
+      expect((await fetch(`${base}/%E0%A4%A`)).status).toBe(400);
+    } finally {
+      server.close();
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 
