@@ -72,8 +72,8 @@ const CHROMIUM_ARGS = [
   '--disable-quic',
 ];
 
-/** The page's report, after `timeoutMs` at most. */
-export async function runInChromium(dir: string, query: string, timeoutMs: number): Promise<Report & { browser: string }> {
+/** The page's report, after `timeoutMs` at most; the page's progress lines go to `log`. */
+export async function runInChromium(dir: string, query: string, timeoutMs: number, log: (line: string) => void = console.log): Promise<Report & { browser: string }> {
   const exe = process.env.SLEEVE_CHROMIUM ?? '/usr/bin/chromium';
   if (!existsSync(exe)) throw new Error(`bench --browser: no Chromium at ${exe} (apt-get install chromium, or set SLEEVE_CHROMIUM)`);
   let chromium: typeof import('playwright-core').chromium;
@@ -87,9 +87,9 @@ export async function runInChromium(dir: string, query: string, timeoutMs: numbe
   try {
     const page = await browser.newPage();
     page.on('console', (m) => {
-      if (m.type() === 'log') console.log(m.text());
+      if (m.type() === 'log') log(m.text());
     });
-    page.on('pageerror', (e) => console.log(`page error: ${e.message}`));
+    page.on('pageerror', (e) => log(`page error: ${e.message}`));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/${query ? `?${query}` : ''}`;
     await page.goto(url);
     const done = await page.waitForFunction(() => {

@@ -77,8 +77,10 @@ describe('bench page in Chromium', () => {
     const build = spawnSync(process.execPath, ['bench/build.mjs'], { encoding: 'utf8' });
     expect(build.status, build.stderr).toBe(0);
     const dir = join('dist', 'bench');
-    const rep = await runInChromium(dir, pageQuery(['--filter', 'op-chain', '--engines', 'sleeve', '--runs', '2', '--warmup', '1']), 180_000);
+    const lines: string[] = [];
+    const rep = await runInChromium(dir, pageQuery(['--filter', 'op-chain', '--engines', 'sleeve', '--runs', '2', '--warmup', '1']), 180_000, (line) => lines.push(line));
     expect(rep.browser).toMatch(/Chrom/);
+    expect(lines.some((l) => l.includes('op-chain — '))).toBe(true); // the page's progress came through
     expect(rep.adapter.vendor + rep.adapter.architecture).not.toBe('');
     expect(rep.fma_peak_gflops).toBeGreaterThan(0);
     const row = rep.results.find((r) => r.workload === 'op-chain' && r.engine === 'sleeve');
