@@ -79,7 +79,7 @@ export async function runBench(o: Opts, host: Host): Promise<Report> {
   const torchCells = new Map<string, TorchCell>();
   if (torchEngines.length && host.torch) {
     for (const c of await host.torch(workloads, torchEngines, rep)) torchCells.set(`${c.workload}|${c.engine}`, c);
-  } else if (torchEngines.length && o.engines) rep.notes.push(`${torchEngines.join(', ')} skipped: PyTorch runs only from Node (npm run bench), not in a page`);
+  } else if (torchEngines.length) rep.notes.push(`${torchEngines.join(', ')} not run: PyTorch runs only from Node (npm run bench), not in a page`);
 
   const tf = await tfjsEngines(['webgpu', 'wasm', 'cpu'].filter((b) => want(`tfjs-${b}`)), host.wasmDir);
   rep.notes.push(...tf.notes);
