@@ -88,6 +88,7 @@ export async function runInChromium(dir: string, query: string, timeoutMs: numbe
     const page = await browser.newPage();
     page.on('console', (m) => {
       if (m.type() === 'log') log(m.text());
+      else if (m.type() === 'error') log(`page console error: ${m.text()}`);
     });
     page.on('pageerror', (e) => log(`page error: ${e.message}`));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/${query ? `?${query}` : ''}`;
