@@ -62,7 +62,15 @@ export function serveDir(dir: string, port: number): Promise<Server> {
   });
 }
 
-const CHROMIUM_ARGS = [
+/** The Chromium binary: SLEEVE_CHROMIUM, else Debian's. */
+export const chromiumPath = (): string => process.env.SLEEVE_CHROMIUM ?? '/usr/bin/chromium';
+
+// --headless comes from `headless: true`; Playwright passes --user-data-dir
+// itself for a persistent context (it rejects the flag in args). On a machine
+// without a GPU, --enable-unsafe-webgpu alone gives Chromium's SwiftShader
+// adapter (vendor google, architecture swiftshader); no Vulkan or ANGLE flag
+// is needed.
+export const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--enable-unsafe-webgpu',
   '--disable-background-networking',
@@ -74,7 +82,7 @@ const CHROMIUM_ARGS = [
 
 /** The page's report, after `timeoutMs` at most; the page's progress lines go to `log`. */
 export async function runInChromium(dir: string, query: string, timeoutMs: number, log: (line: string) => void = console.log): Promise<Report & { browser: string }> {
-  const exe = process.env.SLEEVE_CHROMIUM ?? '/usr/bin/chromium';
+  const exe = chromiumPath();
   if (!existsSync(exe)) throw new Error(`bench --browser: no Chromium at ${exe} (apt-get install chromium, or set SLEEVE_CHROMIUM)`);
   let chromium: typeof import('playwright-core').chromium;
   try {

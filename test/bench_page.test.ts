@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { parseArgs, queryArgs } from '../bench/options.js';
-import { pageQuery, runInChromium, serveDir } from '../bench/browser_host.js';
+import { chromiumPath, pageQuery, runInChromium, serveDir } from '../bench/browser_host.js';
 
-const CHROMIUM = process.env.SLEEVE_CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM = chromiumPath();
 const REQUIRED = process.env.SLEEVE_REQUIRE_BROWSER === '1';
 
 describe('bench page options', () => {

@@ -16,24 +16,10 @@ import type { AddressInfo } from 'node:net';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { setup, sl, rng, randArray, f32, expectClose } from './helpers.js';
 import { runCase, type CaseInput, type CaseOutput } from './browser/case.js';
+import { CHROMIUM_ARGS, chromiumPath } from '../bench/browser_host.js';
 
-const CHROMIUM = process.env.SLEEVE_CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM = chromiumPath();
 const REQUIRED = process.env.SLEEVE_REQUIRE_BROWSER === '1';
-
-// --headless comes from `headless: true`; Playwright passes --user-data-dir
-// itself for a persistent context (it rejects the flag in args). On a machine
-// without a GPU, --enable-unsafe-webgpu alone gives Chromium's SwiftShader
-// adapter (vendor google, architecture swiftshader); no Vulkan or ANGLE flag
-// is needed.
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--enable-unsafe-webgpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 
 /** The browser bundle, built in memory with the options of scripts/build.mjs so it is never stale. */
 async function browserBundle(): Promise<string> {
