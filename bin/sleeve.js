@@ -18,13 +18,15 @@ Commands:
                 the kernel variants the tuner picked)
   features      SONG.mp3 --out FEATS.npy [--png FEATS.png]: the classifier's image of a
                 song (log-mel over tempogram) as float32 .npy; \`sleeve features --help\`
+  cover         SONG.mp3 --out COVER.png (--classifier C --generator G | --untrained): the
+                song's genre and a 100 × 100 cover painted for it; \`sleeve cover --help\`
   help          this text
 
 Options:
   --json        machine-readable output (info)
   -h, --help    this text
 
-Coming with later releases: classify, cover.`;
+Coming with later releases: trained weights, classify.`;
 
 /** A built module under dist/, with a clear error when the build has not been run. */
 async function loadBuilt(...path) {
@@ -72,6 +74,10 @@ async function main(argv) {
     const { featuresCommand } = await loadBuilt('cli', 'features.js');
     return featuresCommand(argv.slice(1));
   }
+  if (argv[0] === 'cover') {
+    const { coverCommand } = await loadBuilt('cli', 'cover.js');
+    return coverCommand(argv.slice(1));
+  }
   let parsed;
   try {
     parsed = parseArgs({
@@ -90,7 +96,7 @@ async function main(argv) {
   }
   const cmd = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!cmd) {
-    console.error(`sleeve: unknown command "${name}". Commands: ${[...Object.keys(commands), 'features'].join(', ')}, help.`);
+    console.error(`sleeve: unknown command "${name}". Commands: ${[...Object.keys(commands), 'features', 'cover'].join(', ')}, help.`);
     return 2;
   }
   if (rest.length) {

@@ -7,6 +7,7 @@
 //   dist/cli/features.js     src/cli/features.node.ts, `sleeve features` (webgpu and
 //                            mpg123-decoder left external: the decoder's Node build
 //                            loads its worker support through require())
+//   dist/cli/cover.js        src/cli/cover.node.ts, `sleeve cover` (the same externals)
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -50,6 +51,14 @@ await Promise.all([
     ...common,
     entryPoints: ['src/cli/features.node.ts'],
     outfile: 'dist/cli/features.js',
+    platform: 'node',
+    target: 'node20',
+    external: ['webgpu', 'mpg123-decoder'],
+  }),
+  build({
+    ...common,
+    entryPoints: ['src/cli/cover.node.ts'],
+    outfile: 'dist/cli/cover.js',
     platform: 'node',
     target: 'node20',
     external: ['webgpu', 'mpg123-decoder'],
