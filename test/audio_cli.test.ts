@@ -2,7 +2,8 @@
 // of the stacked image (checked by parsing its header here and, where Debian's
 // NumPy is installed, by numpy.load), a PNG of it, the report, and clean
 // failures; and the same through the built command (bin/sleeve.js →
-// dist/cli/features.js, rebuilt here by scripts/build.mjs so it is never stale).
+// dist/cli/features.js, rebuilt here by scripts/build.mjs so it is never stale),
+// and that the built `sleeve cover` runs (its own tests: cover.test.ts).
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -145,5 +146,19 @@ describe('bin/sleeve.js features (the built command)', () => {
     }
     expect(existsSync(out)).toBe(false);
     expect(sleeve('features', SONG).status).toBe(2); // no --out
+  });
+
+  it('cover: the built command paints a 100 × 100 PNG and is listed in the help', () => {
+    const pngPath = join(dir, 'bin-cover.png');
+    const r = sleeve('cover', SONG, '--out', pngPath, '--untrained', '--json');
+    expect(errLines(r.stderr)).toEqual([]);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout).slices).toBe(1);
+    const png = decodePng(readFileSync(pngPath));
+    expect([png.width, png.height, png.channels]).toEqual([100, 100, 3]);
+    expect(sleeve('--help').stdout).toMatch(/^ {2}cover {9}SONG\.mp3 --out COVER\.png/m);
+    const none = sleeve('cover', SONG, '--out', pngPath + '.x');
+    expect(none.status).toBe(2);
+    expect(existsSync(pngPath + '.x')).toBe(false);
   });
 });
