@@ -6,8 +6,12 @@ import * as sl from '../runtime/node.js';
 import * as extras from 'sleeve:extras';
 import type { Engine, Prepared, Samples, Unsupported } from './engine.js';
 import { pick } from './data.js';
-import { featureParams, featureTensors } from '../src/audio/features.js';
+import { featureImage, featureParams, featureTensors, type FeatureParams } from '../src/audio/features.js';
 import { resample } from '../src/audio/resample.js';
+import { sliceImage } from '../src/audio/slices.js';
+import { GenreClassifier } from '../src/models/classifier.js';
+import { CoverGenerator } from '../src/models/generator.js';
+import { genreProbabilities, paintCover } from '../src/cover.js';
 import { classifierLabels, type InputCache, type Workload } from './workloads.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -185,6 +189,8 @@ async function prepare(w: Workload, data: InputCache): Promise<Prepared | Unsupp
       return classifier(w, data);
     case 'features-30s':
       return features(w, data);
+    case 'cover-30s':
+      return cover(w, data);
     default:
       return { unsupported: 'no sleeve implementation' };
   }
@@ -293,13 +299,9 @@ function classifier(w: Workload, data: InputCache): Prepared | Unsupported {
   };
 }
 
-/** src/audio's pipeline as `sleeve features` runs it after decoding: the
- * resampler on the host, every feature stage on the GPU (nothing read back
- * in the timed runs). */
-function features(w: Workload, data: InputCache): Prepared {
-  const c = w.cfg as Record<string, number>;
-  // the workload's settings; everything else (Hann, centred, Slaney, lag 1, …) is the default
-  const p = featureParams({
+/** The workload's feature settings; everything else (Hann, centred, Slaney, lag 1, …) is the default. */
+function featuresOf(c: Record<string, number>): FeatureParams {
+  return featureParams({
     sampleRate: c.rate,
     resample: { zeroCrossings: c.zeroCrossings, kaiserBeta: c.kaiserBeta },
     stft: { nFft: c.nFft, hop: c.hop },
@@ -308,7 +310,61 @@ function features(w: Workload, data: InputCache): Prepared {
     onset: { nMels: c.onsetMels },
     tempogram: { winLength: c.winLength },
     image: { nLags: c.nLags },
+    slices: { width: c.sliceWidth ?? 258, hop: c.sliceWidth ?? 258 },
   });
+}
+
+/** src/cover.ts's path as makeCover runs it after decoding: the resampler on
+ * the host, features, slices and classifier on the GPU, the probabilities
+ * read back for the genre, then the generator's cover read back. */
+function cover(w: Workload, data: InputCache): Prepared {
+  const c = w.cfg as Record<string, number>;
+  const p = featuresOf(c);
+  const classifier = new GenreClassifier(), generator = new CoverGenerator();
+  for (const m of [classifier, generator]) {
+    const own = Object.keys(m.stateDict());
+    const t = upload(w, data, own);
+    m.loadStateDict(t);
+    Object.values(t).forEach((v) => v.dispose());
+  }
+  const x = data.get('x'), z = data.get('z');
+  const step = async (): Promise<{ probs: Float32Array; cover: Float32Array }> => {
+    const y = resample(x, c.rateIn, p.sampleRate, p.resample);
+    const image = featureImage(y, p);
+    const slices = sliceImage(image, p.slices).tensor;
+    image.dispose();
+    const pt = genreProbabilities(classifier, slices);
+    slices.dispose();
+    const probs = await pt.read();
+    pt.dispose();
+    let best = 0;
+    for (let k = 1; k < probs.length; k++) if (probs[k] > probs[best]) best = k;
+    const painted = paintCover(generator, best, z);
+    const out = await painted.read();
+    painted.dispose();
+    return { probs, cover: out };
+  };
+  return {
+    async check() {
+      const r = await step();
+      return { probs: [...r.probs], cover: pick(r.cover, w.samples.cover.shape, w.samples.cover.idx) };
+    },
+    async run(reps = 1) {
+      for (let i = 0; i < reps; i++) await step();
+    },
+    dispose() {
+      classifier.dispose();
+      generator.dispose();
+    },
+  };
+}
+
+/** src/audio's pipeline as `sleeve features` runs it after decoding: the
+ * resampler on the host, every feature stage on the GPU (nothing read back
+ * in the timed runs). */
+function features(w: Workload, data: InputCache): Prepared {
+  const c = w.cfg as Record<string, number>;
+  const p = featuresOf(c);
   const x = data.get('x');
   const step = () => {
     const y = resample(x, c.rateIn, p.sampleRate, p.resample);

@@ -121,7 +121,17 @@ def resample_ratio(c):
 
 
 def features_torch(w, I, device):
-    """features-30s in torch, float32, from the definitions in test/ref/audio_ref.py.
+    """features-30s in torch, float32, from the definitions in test/ref/audio_ref.py."""
+    def outputs(r):
+        y, power, mel_db, env, tg, image = r
+        return {"y": y, "power": power.T, "melDb": mel_db.T, "onset": env, "tempogram": tg, "image": image}
+
+    return kernel(w, device, features_pipeline(w["cfg"], I["x"], device), outputs)
+
+
+def features_pipeline(c, x, device):
+    """The feature pipeline for settings c and the clip x: a function returning
+    (y, power, mel_db, env, tg, image).
 
     torch has no resample_poly: the resampler is scipy's (its default
     Kaiser-windowed firwin filter, designed once here) applied in torch as a
@@ -131,13 +141,11 @@ def features_torch(w, I, device):
     """
     from scipy.signal import firwin
     R = audio_ref()
-    c = w["cfg"]
     f32 = torch.float32
     up, down = resample_ratio(c)
     half = c["zeroCrossings"] * max(up, down)
     h = firwin(2 * half + 1, 1.0 / max(up, down), window=("kaiser", c["kaiserBeta"])) * up
     taps = torch.tensor(h[::-1].copy(), dtype=f32, device=device).view(1, 1, -1)
-    x = I["x"]
     n_in = x.numel()
     n_out = -(-n_in * up // down)
     right = max(0, (n_out - 1) * down + 2 * half + 1 - (n_in * up + half))
@@ -177,11 +185,39 @@ def features_torch(w, I, device):
         image = torch.cat([(mel_db - mel_db.max()) / top_db + 1.0, tg[:, 1:].T], 0)
         return y, power, mel_db, env, tg, image
 
-    def outputs(r):
-        y, power, mel_db, env, tg, image = r
-        return {"y": y, "power": power.T, "melDb": mel_db.T, "onset": env, "tempogram": tg, "image": image}
+    return pipeline
 
-    return kernel(w, device, pipeline, outputs)
+
+def cover_torch(w, I, device):
+    """cover-30s: the features, slices of sliceWidth frames, the classifier in
+    eval mode (running statistics), softmax averaged over the slices, the
+    genre on the host, the generator (batch 1) and the cover's pixels."""
+    c = w["cfg"]
+    feats = features_pipeline(c, I["x"], device)
+    width = c["sliceWidth"]
+
+    def bn(h, p, slope):
+        h = F.batch_norm(h, I[p + "running_mean"], I[p + "running_var"], I[p + "weight"], I[p + "bias"], training=False, eps=1e-5)
+        return F.leaky_relu(h, slope)
+
+    def pipeline():
+        image = feats()[5]
+        n = (image.shape[1] - width) // width + 1
+        h = image.unfold(1, width, width)[:, :n].permute(1, 0, 2).unsqueeze(1)  # [n, 1, rows, width]
+        for i in range(3):
+            h = F.conv2d(h, I[f"features.{4 * i}.weight"], I[f"features.{4 * i}.bias"], padding=1)
+            h = F.max_pool2d(bn(h, f"features.{4 * i + 1}.", 0.01), 2)
+        probs = F.softmax(F.linear(h.flatten(1), I["head.weight"], I["head.bias"]), 1).mean(0)
+        genre = int(probs.argmax().item())
+        onehot = torch.zeros(1, c["classes"], device=device)
+        onehot[0, genre] = 1
+        g = F.linear(torch.cat([I["z"], onehot], 1), I["project.weight"], I["project.bias"]).view(1, 128, 25, 25)
+        g = bn(g, "body.0.", 0.2)
+        g = bn(F.conv_transpose2d(g, I["body.2.weight"], I["body.2.bias"], stride=2, padding=2, output_padding=1), "body.3.", 0.2)
+        cover = torch.tanh(F.conv_transpose2d(g, I["body.5.weight"], I["body.5.bias"], stride=2, padding=2, output_padding=1))
+        return probs, cover.cpu()
+
+    return kernel(w, device, pipeline, lambda r: {"probs": r[0], "cover": r[1]})
 
 
 # ---- NumPy: the float64 reference itself ------------------------------------
@@ -293,6 +329,8 @@ def prepare(w, device):
         return classifier(w, I)
     if name == "features-30s":
         return features_torch(w, I, device)
+    if name == "cover-30s":
+        return cover_torch(w, I, device)
     return None
 
 

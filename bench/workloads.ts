@@ -504,6 +504,61 @@ const featuresW: Workload = {
     return out;
   },
 };
+// `sleeve cover` from PCM on (src/cover.ts): features-30s's clip → its image
+// → 5 slices of 258 frames → the genre classifier (eval: running statistics)
+// → softmax averaged over the slices → the most probable genre, on the host
+// → the generator paints it from a fixed z (batch 1) → the cover's pixels on
+// the host. The weights are seeded, not trained: the work does not depend on
+// their values, but the classifier's head is scaled up (16× torch's init)
+// so that one genre wins by far more than the engines' rounding (0.151
+// against 0.144 on lavapipe) and every engine paints the same one. Not in it: the MP3
+// decode (no peer has an MP3 decoder; `sleeve cover --json` and
+// bench/features.bench.ts time it) and the PNG encode (a millisecond on the
+// host). Checked across engines, PyTorch first: the probabilities and
+// samples of the cover.
+const SLICE = 258, SLICES = 1 + Math.floor((FEAT_T - SLICE) / SLICE);
+const CLS_CH = [32, 64, 128];
+const coverClassifierFlops = 2 * SLICES * 9 * (CLS_CH[0] * 128 * SLICE + CLS_CH[1] * CLS_CH[0] * 64 * 129 + CLS_CH[2] * CLS_CH[1] * 32 * 64);
+const coverGeneratorFlops = 2 * 110 * 80000 + 2 * 128 * 625 * 64 * 25 + 2 * 64 * 2500 * 3 * 25;
+const coverInputs = (): Record<string, InputSpec> => {
+  const out: Record<string, InputSpec> = { x: featuresW.inputs.x, z: { shape: [1, 100], seed: 71 } };
+  let cin = 1, seed = 72;
+  CLS_CH.forEach((c, i) => {
+    const fan = cin * 9;
+    out[`features.${4 * i}.weight`] = { shape: [c, cin, 3, 3], seed: seed++, scale: 1 / Math.sqrt(fan) };
+    out[`features.${4 * i}.bias`] = { shape: [c], seed: seed++, scale: 1 / Math.sqrt(fan) };
+    const bn = `features.${4 * i + 1}.`;
+    Object.assign(out, {
+      [`${bn}weight`]: { shape: [c], seed: 0, fill: 1 }, [`${bn}bias`]: { shape: [c], seed: 0, fill: 0 },
+      [`${bn}running_mean`]: { shape: [c], seed: 0, fill: 0 }, [`${bn}running_var`]: { shape: [c], seed: 0, fill: 1 },
+    });
+    cin = c;
+  });
+  out['head.weight'] = { shape: [10, 128 * 16 * 32], seed: seed++, scale: 16 / 256 };
+  out['head.bias'] = { shape: [10], seed: seed++, scale: 1 / 256 };
+  // the generator: generator-forward's weights under the module's names
+  const g = generatorW.inputs;
+  Object.assign(out, {
+    'project.weight': g.wl, 'project.bias': g.bl,
+    'body.0.weight': g.g1, 'body.0.bias': g.be1, 'body.0.running_mean': g.rm1, 'body.0.running_var': g.rv1,
+    'body.2.weight': g.w2, 'body.2.bias': g.b2,
+    'body.3.weight': g.g2, 'body.3.bias': g.be2, 'body.3.running_mean': g.rm2, 'body.3.running_var': g.rv2,
+    'body.5.weight': g.w3, 'body.5.bias': g.b3,
+  });
+  return out;
+};
+const coverW: Workload = {
+  name: 'cover-30s',
+  title: `song → cover from PCM, a 30 s clip: features, ${SLICES} slices classified, the genre painted (batch 1; no MP3 decode, no PNG)`,
+  kind: 'step',
+  estFlops: featuresW.estFlops + coverClassifierFlops + coverGeneratorFlops,
+  estRate: 'conv',
+  inputs: coverInputs(),
+  cfg: { ...FEAT, sliceWidth: SLICE, slices: SLICES, classes: 10 },
+  samples: { probs: { shape: [10], idx: Array.from({ length: 10 }, (_, i) => i) }, cover: S([1, 3, 100, 100], 64, 70) },
+  rtol: 2e-3,
+};
+
 /** Class labels of the classifier batch (the same in every engine). */
 export const classifierLabels = (n: number): number[] => Array.from({ length: n }, (_, i) => (i * 7 + 3) % 10);
 
@@ -523,7 +578,7 @@ export const WORKLOADS: Workload[] = [
   // 4096³ fills a big GPU, so its rate can be read against the card's peak
   matmulWorkload(512), matmulWorkload(1024), matmulWorkload(4096), conv2dW(32), conv2dW(16), convTransposeW,
   batchNormW(32), batchNormW(16), maxPoolW(32), maxPoolW(16), rfftW, opChainW, generatorW, criticW, classifierW(32), classifierW(16),
-  featuresW,
+  featuresW, coverW,
 ];
 
 /** Build one input's host data. */
