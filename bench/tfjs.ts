@@ -261,6 +261,8 @@ function makeEngine(tf: TF, backend: string, notes: string[]): Engine {
         return classifier(w, data);
       case 'features-30s':
         return { unsupported: 'not written for tfjs: it has no polyphase resampler (resample_poly), and tf.signal.stft on tfjs-webgpu is an O(N²) DFT' };
+      case 'cover-30s':
+        return { unsupported: 'not written for tfjs: the path starts with the features, which tfjs has no resampler for (see features-30s)' };
       default:
         return { unsupported: 'no tfjs implementation' };
     }
