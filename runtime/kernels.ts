@@ -25,6 +25,7 @@ import fft from '../kernels/fft.wgsl';
 import adam from '../kernels/adam.wgsl';
 import sgd from '../kernels/sgd.wgsl';
 import banded from '../kernels/banded.wgsl';
+import matmulSkinny from '../kernels/matmul_skinny.wgsl';
 import { matmulSubgroup4Source } from './codegen/matmul_subgroup4.js';
 import { conv2dRowsSource } from './codegen/conv2d_rows.js';
 
@@ -55,6 +56,17 @@ export const K = {
   sgd: new Kernel('sgd.wgsl', sgd),
   banded: new Kernel('banded.wgsl', banded),
 };
+
+// matmul_skinny.wgsl, one kernel per row count, made when first asked for.
+const skinnyKernels = new Map<number, Kernel>();
+export function matmulSkinnyKernel(rows: number): Kernel {
+  let k = skinnyKernels.get(rows);
+  if (!k) {
+    k = new Kernel(`matmul_skinny_r${rows}`, `const ROWS: u32 = ${rows}u;\n` + matmulSkinny, 'kernels/matmul_skinny.wgsl');
+    skinnyKernels.set(rows, k);
+  }
+  return k;
+}
 
 // fwd_rows, one kernel per kernel width and column stride, made when first asked for.
 const rowsKernels = new Map<string, Kernel>();

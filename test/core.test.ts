@@ -413,16 +413,17 @@ describe('matmul variants', () => {
     try {
       // K = 5: the kernel's 8-step chunk runs past K; B's last row holds an inf
       // that the zero-padded steps must not turn into NaN.
+      // 17 rows and 20 columns: more than matmul_skinny.wgsl takes
       const r = rng(11);
-      const x = f32(randArray(3 * 5, r)), w = f32(randArray(4 * 5, r)), bias = f32([1, -2, 3, 0.5]);
-      const y = await sl.linear(T(x, [3, 5]), T(w, [4, 5]), T(bias, [4])).read();
-      const want = ref.matmul(x, [3, 5], w, [4, 5], false, true).map((v, i) => v + bias[i % 4]);
+      const x = f32(randArray(17 * 5, r)), w = f32(randArray(20 * 5, r)), bias = f32(randArray(20, r));
+      const y = await sl.linear(T(x, [17, 5]), T(w, [20, 5]), T(bias, [20])).read();
+      const want = ref.matmul(x, [17, 5], w, [20, 5], false, true).map((v, i) => v + bias[i % 20]);
       expectClose(y, want, { rtol: 1e-5, atol: 1e-5 }, 'linear with bias');
       const b = new Float32Array(5 * 3).fill(1);
       b[4 * 3 + 1] = Infinity; // B[4, 1]
       const a = new Float32Array(2 * 5).fill(0.5);
       a[1 * 5 + 4] = 0; // row 1 multiplies the inf by 0 → NaN, as IEEE says
-      const c = await sl.matmul(T(a, [2, 5]), T(b, [5, 3])).read();
+      const c = await sl.matmulWith('subgroup', T(a, [2, 5]), T(b, [5, 3])).read();
       expect(Array.from(c)).toEqual([2.5, Infinity, 2.5, 2, NaN, 2]);
     } finally {
       sl.setMatmulVariant(prev);
@@ -466,7 +467,7 @@ describe('matmul variants', () => {
     sl.setMatmulVariant('subgroup4');
     try {
       expect(sl.matmulStridedVariant()).toBe('subgroup');
-      const kernels = (await sl.profile(() => sl.tidy(() => { sl.linear(sl.rand([5, 8]), sl.rand([12, 8])); sl.matmul(sl.rand([5, 8]), sl.rand([8, 12])); })))
+      const kernels = (await sl.profile(() => sl.tidy(() => { sl.linear(sl.rand([20, 8]), sl.rand([24, 8])); sl.matmul(sl.rand([20, 8]), sl.rand([8, 24])); })))
         .map((t) => t.kernel).filter((k) => k.startsWith('matmul')).sort();
       expect(kernels).toEqual(['matmul_subgroup.wgsl:main', 'matmul_subgroup4:main']);
     } finally {
@@ -692,7 +693,9 @@ describe('split-K', () => {
   test('a long inner axis through every variant, transposed, with bias and gradients', async () => {
     const variants = sl.hasSubgroups(8) ? ['blocked', 'tiled', 'tiled128', 'subgroup', 'subgroup4', 'subgroup8'] as const : ['blocked', 'tiled', 'tiled128'] as const;
     const prev = sl.matmulVariant();
-    const M = 5, N = 3, Kd = 6000; // 6000 = 20 chunks of 300
+    // 6000 = 20 chunks of 300; 17 × 18 outputs: more rows and columns than
+    // matmul_skinny.wgsl takes (its own split-K is tested below)
+    const M = 17, N = 18, Kd = 6000;
     const r = rng(77);
     const x = f32(randArray(M * Kd, r)), w = f32(randArray(N * Kd, r)), b = f32(randArray(N, r));
     const g = f32(randArray(M * N, r));
@@ -764,11 +767,14 @@ test('split-K frees its partial products and sums (no buffer outlives the result
     await sl.flush();
     return sl.memory().liveBuffers;
   };
+  const x17 = sl.rand([17, 6000], { seed: 6 }), w18 = sl.rand([18, 6000], { seed: 7 });
   sl.linear(x, w, b).dispose(); // warm the pool
+  sl.linear(x17, w18).dispose();
   const before = await live();
   for (let i = 0; i < 3; i++) {
-    sl.linear(x, w, b).dispose();
+    sl.linear(x, w, b).dispose(); // matmul_skinny.wgsl's chunks
     sl.matmul(x, w, { transB: true }).dispose();
+    sl.linear(x17, w18).dispose(); // the row-tiled kernels' chunks
   }
   // ≤, not =: the FinalizationRegistry may free an earlier test's garbage meanwhile
   expect(await live()).toBeLessThanOrEqual(before);
@@ -801,5 +807,64 @@ describe('bandedMatmul (a mel projection)', () => {
     const bad = bands.slice();
     bad[5] = k + 1;
     expect(() => sl.bandedMatmul(at, wt, bad)).toThrow(/band 2 is \[\d+, 102\), not within \[0, 101\]/);
+  });
+});
+
+describe('matmul_skinny.wgsl (few rows or few columns)', () => {
+  // Every row count up to 16 on one side, odd column counts, K short (one
+  // chunk) and long (chunks that do not divide it), every transpose; then the
+  // same with the few on the column side, which runs transposed.
+  const K_SHORT = 29, K_LONG = 3001;
+  const ranSkinny = async (f: () => void): Promise<string[]> =>
+    (await sl.profile(() => sl.tidy(f))).map((t) => t.kernel).filter((k) => k.startsWith('matmul'));
+  test('few rows: 1…16 rows, odd columns, every transpose, one chunk of K or several', async () => {
+    for (const m of [1, 2, 3, 5, 8, 13, 16]) {
+      for (const Kd of [K_SHORT, K_LONG]) {
+        const n = m === 1 ? 4099 : 37; // 4099 columns: 1,025 lanes, past the first workgroups' edge
+        for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+          const as = ta ? [Kd, m] : [m, Kd], bs = tb ? [n, Kd] : [Kd, n];
+          const r = rng(m * 1000 + Kd + (ta ? 1 : 0) + (tb ? 2 : 0));
+          const a = f32(randArray(prod(as), r)), b = f32(randArray(prod(bs), r));
+          const out = sl.matmul(T(a, as), T(b, bs), { transA: ta, transB: tb });
+          expect(out.shape).toEqual([m, n]);
+          expectClose(await out.read(), ref.matmul(a, as, b, bs, ta, tb), { rtol: 1e-5, atol: 2e-6 * Kd }, `[${as}]${ta ? 'ᵀ' : ''}·[${bs}]${tb ? 'ᵀ' : ''}`);
+        }
+      }
+    }
+  });
+
+  test('few columns: computed transposed, with bias, and gradients through linear', async () => {
+    for (const [M, n, Kd] of [[67, 1, K_LONG], [300, 7, K_SHORT], [17, 16, K_LONG], [5000, 3, 40]]) {
+      for (const [ta, tb] of [[false, false], [true, true], [false, true]]) {
+        const as = ta ? [Kd, M] : [M, Kd], bs = tb ? [n, Kd] : [Kd, n];
+        const r = rng(M + n + Kd);
+        const a = f32(randArray(prod(as), r)), b = f32(randArray(prod(bs), r));
+        const out = sl.matmul(T(a, as), T(b, bs), { transA: ta, transB: tb });
+        expectClose(await out.read(), ref.matmul(a, as, b, bs, ta, tb), { rtol: 1e-5, atol: 2e-6 * Kd }, `[${as}]${ta ? 'ᵀ' : ''}·[${bs}]${tb ? 'ᵀ' : ''}`);
+      }
+    }
+    // linear with bias on both sides: one sample, and a head of 10 over a long K
+    const r = rng(90);
+    for (const [M, N, Kd] of [[1, 1001, 110], [33, 10, 4100]]) {
+      const x = f32(randArray(M * Kd, r)), w = f32(randArray(N * Kd, r)), b = f32(randArray(N, r));
+      const y = await sl.linear(T(x, [M, Kd]), T(w, [N, Kd]), T(b, [N])).read();
+      expectClose(y, ref.matmul(x, [M, Kd], w, [N, Kd], false, true).map((v, i) => v + b[i % N]), { rtol: 1e-5, atol: 2e-6 * Kd }, `linear ${M}×${Kd} → ${N}`);
+    }
+    const X = { data: randArray(2 * 9, rng(91)), shape: [2, 9] }, W = { data: randArray(3 * 9, rng(92)), shape: [3, 9] };
+    const B = { data: randArray(3, rng(93)), shape: [3] };
+    await checkGrads(([x, w, b]) => sl.linear(x, w, b), (xs) => ref.matmul(xs[0], [2, 9], xs[1], [3, 9], false, true).map((v, i) => v + xs[2][i % 3]), [X, W, B], {}, 'linear 2 × 9 → 3');
+  });
+
+  test('the kernel that ran: skinny for few rows or columns, the row-tiled ones past 16, a forced kernel as forced', async () => {
+    if (!sl.getDevice().features.has('timestamp-query')) return;
+    expect(await ranSkinny(() => { sl.linear(sl.rand([1, 110]), sl.rand([80, 110])); })).toEqual(['matmul_skinny_r1:main']);
+    expect(await ranSkinny(() => { sl.linear(sl.rand([40, 64]), sl.rand([10, 64])); })).toEqual(['matmul_skinny_r10:main']);
+    expect(await ranSkinny(() => { sl.matmul(sl.rand([16, 64]), sl.rand([64, 40])); })).toEqual(['matmul_skinny_r16:main']);
+    const tiled = await ranSkinny(() => { sl.matmul(sl.rand([17, 64]), sl.rand([64, 17])); });
+    expect(tiled).toHaveLength(1);
+    expect(tiled[0]).not.toMatch(/skinny/);
+    // a forced kernel runs as forced
+    expect(await ranSkinny(() => { sl.matmulWith('blocked', sl.rand([1, 64]), sl.rand([64, 40])); })).toEqual(['matmul.wgsl:main']);
+    expect(await ranSkinny(() => { sl.matmulWith('skinny', sl.rand([3, 64]), sl.rand([64, 40])); })).toEqual(['matmul_skinny_r3:main']);
   });
 });

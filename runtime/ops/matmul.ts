@@ -2,7 +2,7 @@
 // linear layer. Backward rules are matmuls of the same kind.
 import { noGrad, record } from '../autograd.js';
 import { getEngine } from '../engine.js';
-import { K } from '../kernels.js';
+import { K, matmulSkinnyKernel } from '../kernels.js';
 import { empty, tidy, type Tensor } from '../tensor.js';
 import {
   collectingShapes, matmulCandidates, matmulStridedVariant, matmulVariant, noteShape, registerMatmulProbe, shapeChoice, type MatmulVariant,
@@ -24,7 +24,10 @@ function dims(x: Tensor, trans: boolean): { batch: number[]; rows: number; cols:
   return { batch: x.shape.slice(0, -2), rows: trans ? c : r, cols: trans ? r : c };
 }
 
-function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null, forced?: MatmulVariant): Tensor {
+/** A tuner variant, or the kernel for few rows or columns (matmul_skinny.wgsl). */
+export type MatmulKernel = MatmulVariant | 'skinny';
+
+function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null, forced?: MatmulKernel): Tensor {
   if (a.rank < 2 || b.rank < 2) throw new Error(`sleeve: matmul needs tensors of rank ≥ 2, got ${a.describe()} and ${b.describe()}`);
   const A = dims(a, ta), B = dims(b, tb);
   if (A.cols !== B.rows) {
@@ -48,11 +51,19 @@ function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null
   const br = b.shape[b.rank - 1];
   // element strides of op(A) and op(B): along their rows and their columns
   const aRs = ta ? 1 : ar, aCs = ta ? ar : 1, bRs = tb ? 1 : br, bCs = tb ? br : 1;
+  // A product with few rows or few columns runs matmul_skinny.wgsl unless
+  // tuneShapes() measured another kernel faster for its shape.
+  const skinnyOk = batch === 1 && Math.min(M, N) <= SKINNY_MAX;
+  const vec4 = aCs === 1 && bCs === 1 && Kd % 4 === 0 && N % 4 === 0 && !bias;
+  const picked = forced ?? pickMatmul(a, b, ta, tb, batch * M * N * Kd, vec4, skinnyOk);
+  if (picked === 'skinny') {
+    const out = skinnyOk ? skinny(a, b, { M, N, Kd, aRs, aCs, bRs, bCs }, batchShape, bias) : null;
+    if (out) return out;
+  }
   // subgroup4 reads both operands as vec4s: row-major, K and N multiples of
   // 4; it adds no bias (linear's transposed weight never qualifies anyway).
   // Other products get the tuner's choice for them.
-  const vec4 = aCs === 1 && bCs === 1 && Kd % 4 === 0 && N % 4 === 0 && !bias;
-  let variant = forced ?? pickMatmul(a, b, ta, tb, batch * M * N * Kd, vec4);
+  let variant = picked === 'skinny' ? matmulVariant(batch * M * N * Kd) : picked;
   if (readsVec4(variant) && !vec4) variant = matmulStridedVariant();
   // Output tile of one workgroup, rows × columns, per variant.
   const [tileRows, tileCols, kernel] = {
@@ -118,6 +129,56 @@ function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null
 
 type Binding = GPUBuffer | GPUBufferBinding;
 
+interface Geometry { M: number; N: number; Kd: number; aRs: number; aCs: number; bRs: number; bCs: number }
+
+/**
+ * A single product with at most SKINNY_MAX rows, or at most SKINNY_MAX
+ * columns (then computed as Cᵀ = op(B)ᵀ·op(A)ᵀ by swapping the operands' and
+ * the output's strides): matmul_skinny.wgsl, a lane per 4 columns holding
+ * every row (a kernel per row count). A short row of
+ * lanes (a classifier head: 10 columns over K = 65,536) is split along K
+ * into chunks whose partial products are summed, so at least ~8,192 lanes
+ * work. Null where the grid would not fit (then the row-tiled kernels run).
+ */
+const SKINNY_MAX = 16;
+
+function skinny(a: Tensor, b: Tensor, g: Geometry, batchShape: number[], bias: Tensor | null): Tensor | null {
+  const { M, N, Kd } = g;
+  const swap = M > SKINNY_MAX || (N < M && N <= SKINNY_MAX);
+  const m = swap ? N : M, n = swap ? M : N;
+  const lanes = Math.ceil(n / 4);
+  const groups = Math.ceil(lanes / 64);
+  if (m * n === 0 || groups > 65535) return null;
+  let S = lanes >= 4096 || Kd < 1024 ? 1 : Math.min(Math.ceil(8192 / lanes), Math.floor(Kd / 256));
+  const chunk = Math.ceil(Kd / S);
+  S = Math.ceil(Kd / chunk) || 1;
+  const target = empty(S === 1 ? [...batchShape, M, N] : [S, M, N]);
+  getEngine().dispatch(matmulSkinnyKernel(m), {
+    buffers: { a: swap ? b.buffer : a.buffer, b: swap ? a.buffer : b.buffer, c: target.buffer },
+    uniforms: {
+      m, n, k: Kd, chunk,
+      a_rs: swap ? g.bCs : g.aRs, a_ks: swap ? g.bRs : g.aCs,
+      b_ks: swap ? g.aCs : g.bRs, b_cs: swap ? g.aRs : g.bCs,
+      c_rs: swap ? 1 : N, c_cs: swap ? N : 1, c_ss: M * N,
+    },
+    workgroups: [groups, S, 1],
+  });
+  if (S === 1 && !bias) return target;
+  return noGrad(() => {
+    let out = target;
+    if (S > 1) {
+      const s = sum(target, 0);
+      out = reshape(s, [...batchShape, M, N]); // a view: it keeps the storage
+      s.dispose();
+      target.dispose();
+    }
+    if (!bias) return out;
+    const withBias = add(out, bias);
+    out.dispose();
+    return withBias;
+  });
+}
+
 /** The kernels that read both operands as vec4s and take no bias. */
 const readsVec4 = (v: MatmulVariant): boolean => v === 'subgroup4' || v === 'subgroup8';
 
@@ -127,17 +188,19 @@ function withBias(variant: MatmulVariant, buffers: Record<string, Binding>, bias
   return readsVec4(variant) ? buffers : { ...buffers, bias };
 }
 
-/** tuneShapes()'s choice for this product, else the adapter-wide one by size;
- * while tuneShapes() collects, the product is reported with a way to run it. */
-function pickMatmul(a: Tensor, b: Tensor, ta: boolean, tb: boolean, macs: number, vec4: boolean): MatmulVariant {
+/** tuneShapes()'s choice for this product, else `skinny` where it can run,
+ * else the adapter-wide choice by size; while tuneShapes() collects, the
+ * product is reported with a way to run it. */
+function pickMatmul(a: Tensor, b: Tensor, ta: boolean, tb: boolean, macs: number, vec4: boolean, skinnyOk: boolean): MatmulKernel {
   const key = `[${a.shape.join(', ')}]${ta ? 'ᵀ' : ''}·[${b.shape.join(', ')}]${tb ? 'ᵀ' : ''}`;
-  const candidates = matmulCandidates().filter((v) => vec4 || !readsVec4(v));
+  const candidates: MatmulKernel[] = [...(skinnyOk ? ['skinny' as const] : []), ...matmulCandidates().filter((v) => vec4 || !readsVec4(v))];
   if (collectingShapes()) {
     const as = a.shape, bs = b.shape;
-    noteShape({ family: 'matmul', key, variants: candidates, run: (v) => tidy(() => { raw(rand(as), rand(bs), ta, tb, null, v as MatmulVariant); }) });
+    noteShape({ family: 'matmul', key, variants: candidates, run: (v) => tidy(() => { raw(rand(as), rand(bs), ta, tb, null, v as MatmulKernel); }) });
   }
-  const chosen = shapeChoice('matmul', key) as MatmulVariant | undefined;
-  return chosen && candidates.includes(chosen) ? chosen : matmulVariant(macs);
+  const chosen = shapeChoice('matmul', key) as MatmulKernel | undefined;
+  if (chosen && candidates.includes(chosen)) return chosen;
+  return skinnyOk ? 'skinny' : matmulVariant(macs);
 }
 
 /** Chunks to cut the inner axis into (1: none). A product with few output
@@ -188,8 +251,8 @@ export function linear(x: Tensor, w: Tensor, b?: Tensor | null): Tensor {
   ]);
 }
 
-/** Run one product with a given variant (tests compare the variants). */
-export function matmulWith(variant: MatmulVariant, a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+/** Run one product with a given kernel (tests compare them). */
+export function matmulWith(variant: MatmulKernel, a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   return raw(a, b, !!opts.transA, !!opts.transB, null, variant);
 }
 
