@@ -55,9 +55,9 @@ export interface Cover {
 }
 
 /**
- * z for a seed: COVER_SIZE-independent N(0, 1) values made on the host
- * (Box–Muller over hostRandom), so a seed means the same z on every adapter
- * and does not touch the global generator.
+ * z for a seed: N(0, 1) values made on the host (Box–Muller over
+ * hostRandom), so a seed means the same z on every adapter and does not
+ * touch the global generator.
  */
 export function coverNoise(seed: number, zDim: number): Float32Array {
   const u = hostRandom(seed);
