@@ -855,14 +855,18 @@ describe('matmul_skinny.wgsl (few rows or few columns)', () => {
     await checkGrads(([x, w, b]) => sl.linear(x, w, b), (xs) => ref.matmul(xs[0], [2, 9], xs[1], [3, 9], false, true).map((v, i) => v + xs[2][i % 3]), [X, W, B], {}, 'linear 2 × 9 → 3');
   });
 
-  test('the kernel that ran: skinny for few rows or columns, the row-tiled ones past 16, a forced kernel as forced', async () => {
+  test('the kernel that ran: skinny for up to 4 rows or columns or two small sides, otherwise the tuner choice, a forced kernel as forced', async () => {
     if (!sl.getDevice().features.has('timestamp-query')) return;
     expect(await ranSkinny(() => { sl.linear(sl.rand([1, 110]), sl.rand([80, 110])); })).toEqual(['matmul_skinny_r1:main']);
     expect(await ranSkinny(() => { sl.linear(sl.rand([40, 64]), sl.rand([10, 64])); })).toEqual(['matmul_skinny_r10:main']);
     expect(await ranSkinny(() => { sl.matmul(sl.rand([16, 64]), sl.rand([64, 40])); })).toEqual(['matmul_skinny_r16:main']);
-    const tiled = await ranSkinny(() => { sl.matmul(sl.rand([17, 64]), sl.rand([64, 17])); });
-    expect(tiled).toHaveLength(1);
-    expect(tiled[0]).not.toMatch(/skinny/);
+    // past 16 rows and columns, or 5…16 rows against more than 512 columns: the tuner's kernels
+    for (const [as, bs] of [[[17, 64], [64, 17]], [[12, 64], [64, 600]], [[600, 64], [64, 5]]]) {
+      const tiled = await ranSkinny(() => { sl.matmul(sl.rand(as), sl.rand(bs)); });
+      expect(tiled).toHaveLength(1);
+      expect(tiled[0]).not.toMatch(/skinny/);
+    }
+    expect(await ranSkinny(() => { sl.matmul(sl.rand([600, 64]), sl.rand([64, 4])); })).toEqual(['matmul_skinny_r4:main']);
     // a forced kernel runs as forced
     expect(await ranSkinny(() => { sl.matmulWith('blocked', sl.rand([1, 64]), sl.rand([64, 40])); })).toEqual(['matmul.wgsl:main']);
     expect(await ranSkinny(() => { sl.matmulWith('skinny', sl.rand([3, 64]), sl.rand([64, 40])); })).toEqual(['matmul_skinny_r3:main']);

@@ -51,11 +51,16 @@ function raw(a: Tensor, b: Tensor, ta: boolean, tb: boolean, bias: Tensor | null
   const br = b.shape[b.rank - 1];
   // element strides of op(A) and op(B): along their rows and their columns
   const aRs = ta ? 1 : ar, aCs = ta ? ar : 1, bRs = tb ? 1 : br, bCs = tb ? br : 1;
-  // A product with few rows or few columns runs matmul_skinny.wgsl unless
-  // tuneShapes() measured another kernel faster for its shape.
+  // A product with few rows or few columns may run matmul_skinny.wgsl: by
+  // default where the few are at most 4, or both sides are small (a
+  // classifier head, 32 × 10); tuneShapes() measures it for its shape
+  // against the others wherever it can run. On lavapipe, against the
+  // row-tiled kernels on one side of 1,024–65,536: 0.54–1.12× their time at
+  // 1–4 rows, 0.85–2.16× at 8–16.
   const skinnyOk = batch === 1 && Math.min(M, N) <= SKINNY_MAX;
+  const skinnyFirst = skinnyOk && (Math.min(M, N) <= 4 || Math.max(M, N) <= 512);
   const vec4 = aCs === 1 && bCs === 1 && Kd % 4 === 0 && N % 4 === 0 && !bias;
-  const picked = forced ?? pickMatmul(a, b, ta, tb, batch * M * N * Kd, vec4, skinnyOk);
+  const picked = forced ?? pickMatmul(a, b, ta, tb, batch * M * N * Kd, vec4, skinnyOk, skinnyFirst);
   if (picked === 'skinny') {
     const out = skinnyOk ? skinny(a, b, { M, N, Kd, aRs, aCs, bRs, bCs }, batchShape, bias) : null;
     if (out) return out;
@@ -188,10 +193,10 @@ function withBias(variant: MatmulVariant, buffers: Record<string, Binding>, bias
   return readsVec4(variant) ? buffers : { ...buffers, bias };
 }
 
-/** tuneShapes()'s choice for this product, else `skinny` where it can run,
- * else the adapter-wide choice by size; while tuneShapes() collects, the
- * product is reported with a way to run it. */
-function pickMatmul(a: Tensor, b: Tensor, ta: boolean, tb: boolean, macs: number, vec4: boolean, skinnyOk: boolean): MatmulKernel {
+/** tuneShapes()'s choice for this product, else `skinny` where it comes
+ * first, else the adapter-wide choice by size; while tuneShapes() collects,
+ * the product is reported with a way to run it. */
+function pickMatmul(a: Tensor, b: Tensor, ta: boolean, tb: boolean, macs: number, vec4: boolean, skinnyOk: boolean, skinnyFirst: boolean): MatmulKernel {
   const key = `[${a.shape.join(', ')}]${ta ? 'ᵀ' : ''}·[${b.shape.join(', ')}]${tb ? 'ᵀ' : ''}`;
   const candidates: MatmulKernel[] = [...(skinnyOk ? ['skinny' as const] : []), ...matmulCandidates().filter((v) => vec4 || !readsVec4(v))];
   if (collectingShapes()) {
@@ -200,7 +205,7 @@ function pickMatmul(a: Tensor, b: Tensor, ta: boolean, tb: boolean, macs: number
   }
   const chosen = shapeChoice('matmul', key) as MatmulKernel | undefined;
   if (chosen && candidates.includes(chosen)) return chosen;
-  return skinnyOk ? 'skinny' : matmulVariant(macs);
+  return skinnyFirst ? 'skinny' : matmulVariant(macs);
 }
 
 /** Chunks to cut the inner axis into (1: none). A product with few output
