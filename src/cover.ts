@@ -166,6 +166,11 @@ export async function makeCover(bytes: Uint8Array, file: string, models: CoverMo
   const png = coverPng(rgb);
   t.push(performance.now());
 
+  const warnings = [...audio.warnings];
+  if (slices.padded) {
+    const need = (p.slices.width * p.stft.hop) / p.sampleRate;
+    warnings.push(`sleeve: cover: ${file}: ${audio.summary.seconds.toFixed(2)} s is shorter than one slice (${need.toFixed(2)} s): padded, so the genre rests on less music`);
+  }
   const d = (i: number) => t[i + 1] - t[i];
   return {
     genre: genres[forced >= 0 ? forced : best],
@@ -174,7 +179,7 @@ export async function makeCover(bytes: Uint8Array, file: string, models: CoverMo
     slices: slices.count,
     rgb, png, seed,
     summary: audio.summary,
-    warnings: audio.warnings,
+    warnings,
     timings: { decode: d(0), features: d(1), classify: d(2), paint: d(3), png: d(4), total: t[5] - t[0] },
   };
 }

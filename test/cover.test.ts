@@ -11,6 +11,7 @@ import { expectClose, rng, setup, sl } from './helpers.js';
 import { GenreClassifier, GENRES } from '../src/models/classifier.js';
 import { CoverGenerator } from '../src/models/generator.js';
 import { coverNoise, coverPng, coverRgb, genreProbabilities, makeCover, paintCover } from '../src/cover.js';
+import { featureParams } from '../src/audio/features.js';
 import { coverCommand } from '../src/cli/cover.node.js';
 
 const SONG = 'test/fixtures/audio/sig_48k_stereo_vbr.mp3';
@@ -251,6 +252,14 @@ describe('makeCover', () => {
     const d = await makeCover(bytes, SONG, { classifier, generator }, { seed: 5, genre: other });
     expect([d.genre, d.predicted]).toEqual([other, a.predicted]);
     expect(d.rgb).not.toEqual(a.rgb);
+    expect(a.warnings).toEqual([]);
+    // a song shorter than one slice is padded, and says so
+    const wide = new GenreClassifier({ width: 300 });
+    const p = featureParams({ slices: { width: 300, hop: 300 } });
+    const padded = await makeCover(bytes, SONG, { classifier: wide, generator }, { params: p });
+    expect(padded.slices).toBe(1);
+    expect(padded.warnings).toEqual([expect.stringMatching(/^sleeve: cover: .*sig_48k_stereo_vbr\.mp3: 6\.00 s is shorter than one slice \(6\.97 s\): padded/)]);
+    wide.dispose();
     await expect(makeCover(bytes, SONG, { classifier, generator }, { genre: 'polka' })).rejects.toThrow(/no genre 'polka'/);
     await expect(makeCover(bytes, SONG, { classifier: new GenreClassifier({ width: 100 }), generator })).rejects.toThrow(/slices are 128 × 258, the classifier takes 128 × 100/);
     classifier.dispose();
