@@ -315,6 +315,11 @@ export function shapeChoice(family: string, key: string): string | undefined {
  * their per-shape choices are ignored, and tuneShapes() leaves them alone,
  * until tune() hands them back to the tuner. */
 const forced = new Set<string>();
+
+/** Whether a caller forced this family's variant (see `forced`). */
+export function familyForced(family: string): boolean {
+  return forced.has(family);
+}
 let inTuner = false;
 
 function selecting(f: () => void): void {

@@ -815,6 +815,9 @@ describe('matmul_skinny.wgsl (few rows or few columns)', () => {
   // chunk) and long (chunks that do not divide it), every transpose; then the
   // same with the few on the column side, which runs transposed.
   const K_SHORT = 29, K_LONG = 3001;
+  // tests above restore the variants they force with setMatmulVariant(),
+  // which keeps the family forced (and skinny off); hand it back
+  beforeAll(() => sl.tune());
   const ranSkinny = async (f: () => void): Promise<string[]> =>
     (await sl.profile(() => sl.tidy(f))).map((t) => t.kernel).filter((k) => k.startsWith('matmul'));
   test('few rows: 1…16 rows, odd columns, every transpose, one chunk of K or several', async () => {
@@ -867,8 +870,15 @@ describe('matmul_skinny.wgsl (few rows or few columns)', () => {
       expect(tiled[0]).not.toMatch(/skinny/);
     }
     expect(await ranSkinny(() => { sl.matmul(sl.rand([600, 64]), sl.rand([64, 4])); })).toEqual(['matmul_skinny_r4:main']);
-    // a forced kernel runs as forced
+    // a forced kernel runs as forced, and so does a variant forced for the family
     expect(await ranSkinny(() => { sl.matmulWith('blocked', sl.rand([1, 64]), sl.rand([64, 40])); })).toEqual(['matmul.wgsl:main']);
+    sl.setMatmulVariant('blocked');
+    try {
+      expect(await ranSkinny(() => { sl.linear(sl.rand([1, 110]), sl.rand([80, 110])); })).toEqual(['matmul.wgsl:main']);
+    } finally {
+      await sl.tune(); // hand the family back to the tuner
+    }
+    expect(await ranSkinny(() => { sl.linear(sl.rand([1, 110]), sl.rand([80, 110])); })).toEqual(['matmul_skinny_r1:main']);
     expect(await ranSkinny(() => { sl.matmulWith('skinny', sl.rand([3, 64]), sl.rand([64, 40])); })).toEqual(['matmul_skinny_r3:main']);
   });
 });

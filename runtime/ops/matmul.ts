@@ -5,7 +5,7 @@ import { getEngine } from '../engine.js';
 import { K, matmulSkinnyKernel } from '../kernels.js';
 import { empty, tidy, type Tensor } from '../tensor.js';
 import {
-  collectingShapes, matmulCandidates, matmulStridedVariant, matmulVariant, noteShape, registerMatmulProbe, shapeChoice, type MatmulVariant,
+  collectingShapes, familyForced, matmulCandidates, matmulStridedVariant, matmulVariant, noteShape, registerMatmulProbe, shapeChoice, type MatmulVariant,
 } from '../tune.js';
 import { rand } from './random.js';
 import { broadcastTo, reshape } from './shape.js';
@@ -136,6 +136,8 @@ type Binding = GPUBuffer | GPUBufferBinding;
 
 interface Geometry { M: number; N: number; Kd: number; aRs: number; aCs: number; bRs: number; bCs: number }
 
+const SKINNY_MAX = 16;
+
 /**
  * A single product with at most SKINNY_MAX rows, or at most SKINNY_MAX
  * columns (then computed as Cᵀ = op(B)ᵀ·op(A)ᵀ by swapping the operands' and
@@ -145,8 +147,6 @@ interface Geometry { M: number; N: number; Kd: number; aRs: number; aCs: number;
  * into chunks whose partial products are summed, so at least ~8,192 lanes
  * work. Null where the grid would not fit (then the row-tiled kernels run).
  */
-const SKINNY_MAX = 16;
-
 function skinny(a: Tensor, b: Tensor, g: Geometry, batchShape: number[], bias: Tensor | null): Tensor | null {
   const { M, N, Kd } = g;
   const swap = M > SKINNY_MAX || (N < M && N <= SKINNY_MAX);
@@ -205,7 +205,8 @@ function pickMatmul(a: Tensor, b: Tensor, ta: boolean, tb: boolean, macs: number
   }
   const chosen = shapeChoice('matmul', key) as MatmulKernel | undefined;
   if (chosen && candidates.includes(chosen)) return chosen;
-  return skinnyFirst ? 'skinny' : matmulVariant(macs);
+  // a variant forced with setMatmulVariant() runs every product
+  return skinnyFirst && !familyForced('matmul') ? 'skinny' : matmulVariant(macs);
 }
 
 /** Chunks to cut the inner axis into (1: none). A product with few output
