@@ -70,18 +70,38 @@ export function resamplePoly(x: Float32Array, up: number, down: number, opts: Re
   for (let p = 0; p < up; p++) for (let j = 0; j < taps; j++) poly[p * taps + j] = p + j * up < h.length ? h[p + j * up] : 0;
   const y = new Float32Array(nOut);
   const nIn = x.length;
-  for (let m = 0; m < nOut; m++) {
-    const c = m * down + half; // h index for n = 0
-    const p = c % up;
-    const n0 = (c - p) / up; // input index paired with h[p]; tap j pairs h[p + j·up] with x[n0 − j]
-    const jLo = Math.max(0, n0 - nIn + 1);
-    const jHi = Math.min(taps - 1, n0);
-    let acc = 0;
-    const base = p * taps;
-    for (let j = jLo; j <= jHi; j++) acc += x[n0 - j] * poly[base + j];
-    y[m] = acc;
+  let symmetric = true;
+  for (let d = 1; d <= half; d++) symmetric &&= h[half + d] === h[half - d];
+  if (up === 1 && symmetric) {
+    // One phase, and the filter is symmetric (sinc and window depend on d²;
+    // checked above, bit for bit): away from the ends, pair the samples
+    // either side of the centre, half the multiplies.
+    const mid = h[half];
+    const lo = Math.ceil(half / down), hi = Math.floor((nIn - 1 - half) / down); // outputs whose window is inside x
+    for (let m = Math.max(0, lo); m <= Math.min(nOut - 1, hi); m++) {
+      const c = m * down;
+      let acc = mid * x[c];
+      for (let d = 1; d <= half; d++) acc += h[half + d] * (x[c - d] + x[c + d]);
+      y[m] = acc;
+    }
+    for (let m = 0; m < nOut; m++) if (m < lo || m > hi) y[m] = edgeSample(x, poly, taps, up, down, half, m);
+    return y;
   }
+  for (let m = 0; m < nOut; m++) y[m] = edgeSample(x, poly, taps, up, down, half, m);
   return y;
+}
+
+/** Output m of resamplePoly by its polyphase sum, any position (samples outside x are zero). */
+function edgeSample(x: Float32Array, poly: Float64Array, taps: number, up: number, down: number, half: number, m: number): number {
+  const c = m * down + half; // h index for n = 0
+  const p = c % up;
+  const n0 = (c - p) / up; // input index paired with h[p]; tap j pairs h[p + j·up] with x[n0 − j]
+  const jLo = Math.max(0, n0 - x.length + 1);
+  const jHi = Math.min(taps - 1, n0);
+  let acc = 0;
+  const base = p * taps;
+  for (let j = jLo; j <= jHi; j++) acc += x[n0 - j] * poly[base + j];
+  return acc;
 }
 
 /** Resample from one rate to another (integers, e.g. 44100 → 22050). */
