@@ -21,6 +21,7 @@ import './methods.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export { saveSafetensors, loadSafetensors, type Safetensors } from './io/safetensors.js';
+export { pipelinesUsed, warmPipelines, type PipelineKey } from './warm.js';
 import { initDevice, type InitOptions } from './device.js';
 import { tune } from './tune.js';
 

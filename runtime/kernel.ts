@@ -54,6 +54,8 @@ export class Kernel {
   private reflected: Map<string, EntryInfo> | null = null;
   // Per device: a pipeline belongs to the device that made it.
   private pipelines = new WeakMap<GPUDevice, Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>>();
+  // Keys of the pipelines asked for (dispatched), not only made ahead by warm().
+  private used = new WeakMap<GPUDevice, Set<string>>();
 
   /** `file`: the kernel's name in profiles and labels; `origin`: where its
    * source lives, for error messages (a generated kernel names its generator). */
@@ -109,12 +111,13 @@ export class Kernel {
     }
   }
 
-  pipeline(device: GPUDevice, entryName: string, constants: Constants = {}): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
-    const key = entryName + JSON.stringify(constants);
+  private cacheOf(device: GPUDevice): Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }> {
     let cache = this.pipelines.get(device);
     if (!cache) this.pipelines.set(device, (cache = new Map()));
-    let p = cache.get(key);
-    if (p) return p;
+    return cache;
+  }
+
+  private describe(device: GPUDevice, entryName: string, constants: Constants): { layout: GPUBindGroupLayout; desc: GPUComputePipelineDescriptor } {
     const entry = this.entry(entryName);
     const layout = device.createBindGroupLayout({
       label: `${this.file}:${entryName}`,
@@ -125,14 +128,68 @@ export class Kernel {
       })),
     });
     const module = device.createShaderModule({ label: this.file, code: this.source });
-    const pipeline = device.createComputePipeline({
-      label: `${this.file}:${entryName}`,
-      layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-      compute: { module, entryPoint: entryName, constants },
-    });
-    p = { pipeline, layout };
+    return {
+      layout,
+      desc: {
+        label: `${this.file}:${entryName}`,
+        layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+        compute: { module, entryPoint: entryName, constants },
+      },
+    };
+  }
+
+  pipeline(device: GPUDevice, entryName: string, constants: Constants = {}): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
+    const key = entryName + JSON.stringify(constants);
+    let used = this.used.get(device);
+    if (!used) this.used.set(device, (used = new Set()));
+    used.add(key);
+    const cache = this.cacheOf(device);
+    let p = cache.get(key);
+    if (p) return p;
+    const { layout, desc } = this.describe(device, entryName, constants);
+    p = { pipeline: device.createComputePipeline(desc), layout };
     cache.set(key, p);
     return p;
+  }
+
+  /**
+   * Make a pipeline in the background (createComputePipelineAsync: the
+   * driver compiles off the JavaScript thread), so that pipeline() finds it
+   * ready. If pipeline() asks first it makes its own, and this one is
+   * dropped. Resolves false for an entry the kernel lacks or a pipeline the
+   * device refuses, never throws.
+   */
+  async warm(device: GPUDevice, entryName: string, constants: Constants = {}): Promise<boolean> {
+    const key = entryName + JSON.stringify(constants);
+    const cache = this.cacheOf(device);
+    if (cache.has(key)) return true;
+    // A module the device cannot compile (a feature it lacks) would raise a
+    // validation error on the device; this scope keeps it here.
+    device.pushErrorScope('validation');
+    let made: { layout: GPUBindGroupLayout; desc: GPUComputePipelineDescriptor } | null = null;
+    let pending: Promise<GPUComputePipeline> | null = null;
+    try {
+      made = this.describe(device, entryName, constants);
+      pending = device.createComputePipelineAsync(made.desc);
+    } catch {
+      // no such entry point
+    }
+    const err = await device.popErrorScope();
+    if (!made || !pending) return false;
+    try {
+      const pipeline = await pending;
+      if (err) return false;
+      if (!cache.has(key)) cache.set(key, { pipeline, layout: made.layout });
+      return true;
+    } catch {
+      return false; // e.g. an override constant the shader does not declare
+    }
+  }
+
+  /** The entry points and constants of the pipelines asked for on the device (warm() alone does not count). */
+  pipelineKeys(device: GPUDevice): { entry: string; constants: Constants }[] {
+    // keys are entry + JSON of the constants; entry names hold no '{'
+    return [...(this.used.get(device) ?? [])].map((k) => ({ entry: k.slice(0, k.indexOf('{')), constants: JSON.parse(k.slice(k.indexOf('{'))) as Constants }));
   }
 
   /** Pack named uniform values into the struct layout the shader declares. */

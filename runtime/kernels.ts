@@ -79,3 +79,20 @@ export function conv2dRowsKernel(kw: number, sw: number): Kernel {
   }
   return k;
 }
+
+/** The kernel of this name (Kernel.file): a fixed one, or one made on demand
+ * (`conv2d_rows_k3_s2`, `matmul_skinny_r5`); undefined for any other name. */
+export function kernelNamed(name: string): Kernel | undefined {
+  const fixed = Object.values(K).find((k) => k.file === name);
+  if (fixed) return fixed;
+  const rows = /^conv2d_rows_k([1-9]\d?)(?:_s([1-9]\d?))?$/.exec(name);
+  if (rows) return conv2dRowsKernel(Number(rows[1]), Number(rows[2] ?? 1));
+  const skinny = /^matmul_skinny_r([1-9]\d?)$/.exec(name);
+  if (skinny && Number(skinny[1]) <= 16) return matmulSkinnyKernel(Number(skinny[1]));
+  return undefined;
+}
+
+/** Every kernel made so far: the fixed ones and those made on demand. */
+export function kernelsMade(): Kernel[] {
+  return [...Object.values(K), ...rowsKernels.values(), ...skinnyKernels.values()];
+}

@@ -16,4 +16,4 @@ if (process.env.SLEEVE_TUNE_CACHE !== 'off') setTuneStore(fileTuneStore());
 
 export * from './index.js';
 export { saveFile, loadFile } from './io/files.node.js';
-export { fileTuneStore } from './io/tune_store.node.js';
+export { fileTuneStore, defaultCacheDir } from './io/tune_store.node.js';

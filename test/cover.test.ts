@@ -307,6 +307,29 @@ describe('sleeve cover', () => {
     expect(readFileSync(fromFiles)).toEqual(readFileSync(untrained));
   });
 
+  it('remembers the pipelines a cover used, next to the tuner\'s cache, and shrugs off a broken list', async () => {
+    const cache = join(dir, 'cache');
+    const prev = process.env.SLEEVE_CACHE_DIR;
+    process.env.SLEEVE_CACHE_DIR = cache;
+    try {
+      const out = join(dir, 'warm.png');
+      expect((await run([SONG, '--out', out, '--untrained'])).code).toBe(0);
+      const list = JSON.parse(readFileSync(join(cache, 'pipelines-cover.json'), 'utf8'));
+      expect(list.adapter).toBe(JSON.stringify(sl.adapterInfo()));
+      const kernels = new Set(list.pipelines.map((p: sl.PipelineKey) => p.kernel));
+      expect(kernels).toContain('matmul_skinny_r1'); // the generator's linear layer on one z
+      expect([...kernels].some((k) => String(k).startsWith('conv2d'))).toBe(true);
+      // a broken list: the cover is made all the same, and the list rewritten
+      writeFileSync(join(cache, 'pipelines-cover.json'), '{ not json');
+      const r = await run([SONG, '--out', out, '--untrained']);
+      expect([r.code, r.err]).toEqual([0, '']);
+      expect(JSON.parse(readFileSync(join(cache, 'pipelines-cover.json'), 'utf8')).pipelines.length).toBeGreaterThan(0);
+    } finally {
+      if (prev === undefined) delete process.env.SLEEVE_CACHE_DIR;
+      else process.env.SLEEVE_CACHE_DIR = prev;
+    }
+  });
+
   it('fails with one clear line and writes nothing', async () => {
     const out = join(dir, 'never.png');
     const none = await run([SONG, '--out', out]);

@@ -1,6 +1,8 @@
 // `sleeve cover SONG.mp3 --out COVER.png`: the genre of a song and a cover
 // painted for it (src/cover.ts), from checkpoints given on the command line.
 import { parseArgs } from 'node:util';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as sl from '../../runtime/node.js';
 import { readAudioFile } from '../audio/file.node.js';
 import { AudioFileError } from '../audio/validate.js';
@@ -31,6 +33,30 @@ Options:
   --keys              print the keys and shapes both checkpoints must have, then exit
   --json              print the report as JSON (genre, probabilities, stage times)
   -h, --help          this text`;
+
+// The pipelines the last cover on this adapter used: made in the background
+// while the song decodes (sl.warmPipelines), not compiled one by one on first
+// use. A cache like the tuner's: a stale or missing file costs nothing.
+const manifestPath = (): string => join(sl.defaultCacheDir(), 'pipelines-cover.json');
+const adapterKey = (): string => JSON.stringify(sl.adapterInfo());
+
+function warmFromLastRun(): void {
+  try {
+    const m = JSON.parse(readFileSync(manifestPath(), 'utf8')) as { adapter?: string; pipelines?: sl.PipelineKey[] };
+    if (m.adapter === adapterKey() && Array.isArray(m.pipelines)) void sl.warmPipelines(m.pipelines);
+  } catch {
+    // no list yet, or not readable: every pipeline is made on first use
+  }
+}
+
+async function rememberPipelines(): Promise<void> {
+  try {
+    mkdirSync(sl.defaultCacheDir(), { recursive: true });
+    await sl.saveFile(manifestPath(), new TextEncoder().encode(JSON.stringify({ adapter: adapterKey(), pipelines: sl.pipelinesUsed() })));
+  } catch {
+    // a cache that cannot be written only loses the head start next time
+  }
+}
 
 /** Load a checkpoint into a model; the error names the file. */
 async function loadInto(model: sl.nn.Module, path: string, what: string): Promise<void> {
@@ -90,6 +116,7 @@ export async function coverCommand(argv: string[]): Promise<number> {
   try {
     const bytes = v.keys ? null : await readAudioFile(song);
     await sl.init();
+    if (!v.keys) warmFromLastRun();
     sl.manualSeed(seed);
     classifier = new GenreClassifier();
     generator = new CoverGenerator();
@@ -103,6 +130,7 @@ export async function coverCommand(argv: string[]): Promise<number> {
     }
     const cover = await makeCover(bytes!, song, { classifier, generator }, { seed, genre: v.genre });
     await sl.saveFile(v.out!, cover.png);
+    await rememberPipelines();
     for (const w of cover.warnings) console.error(`warning: ${w.replace(/^sleeve: /, '')}`);
     if (v.json) console.log(JSON.stringify(report(cover, v.out!, !!v.untrained), null, 2));
     else printReport(cover, v.out!, !!v.untrained);
