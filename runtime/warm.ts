@@ -25,7 +25,8 @@ export function pipelinesUsed(): PipelineKey[] {
  * Start making these pipelines in the background; resolves when all are
  * settled with how many are ready and how many were skipped (a kernel or
  * entry this build does not have, constants it does not declare, a feature
- * the device lacks). Never throws: a stale list costs nothing but the skips.
+ * the device lacks). A bad or stale list never throws and costs only the
+ * skips; the runtime must be initialised (init()).
  */
 export async function warmPipelines(keys: readonly PipelineKey[]): Promise<{ ready: number; skipped: number }> {
   const device = getDevice();
