@@ -11,7 +11,7 @@ import { resample } from '../src/audio/resample.js';
 import { sliceImage } from '../src/audio/slices.js';
 import { GenreClassifier } from '../src/models/classifier.js';
 import { CoverGenerator } from '../src/models/generator.js';
-import { genreProbabilities, paintCover } from '../src/cover.js';
+import { genreProbabilities, mostProbable, paintCover } from '../src/cover.js';
 import { classifierLabels, type InputCache, type Workload } from './workloads.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -337,9 +337,7 @@ function cover(w: Workload, data: InputCache): Prepared {
     slices.dispose();
     const probs = await pt.read();
     pt.dispose();
-    let best = 0;
-    for (let k = 1; k < probs.length; k++) if (probs[k] > probs[best]) best = k;
-    const painted = paintCover(generator, best, z);
+    const painted = paintCover(generator, mostProbable(probs), z);
     const out = await painted.read();
     painted.dispose();
     return { probs, cover: out };

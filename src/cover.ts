@@ -86,6 +86,13 @@ export function genreProbabilities(classifier: GenreClassifier, slices: Tensor):
   return inference([classifier], () => mean(softmax(classifier.call(slices), 1), 0));
 }
 
+/** Index of the largest probability (the first on a tie). */
+export function mostProbable(probs: ArrayLike<number>): number {
+  let best = 0;
+  for (let k = 1; k < probs.length; k++) if (probs[k] > probs[best]) best = k;
+  return best;
+}
+
 /** The cover for genre index `genre` from z [zDim] → [1, 3, COVER_SIZE, COVER_SIZE] in [−1, 1]. */
 export function paintCover(generator: CoverGenerator, genre: number, z: Float32Array): Tensor {
   if (!Number.isInteger(genre) || genre < 0 || genre >= generator.classes) {
@@ -153,8 +160,7 @@ export async function makeCover(bytes: Uint8Array, file: string, models: CoverMo
   } finally {
     slices.tensor.dispose();
   }
-  let best = 0;
-  for (let k = 1; k < probs.length; k++) if (probs[k] > probs[best]) best = k;
+  const best = mostProbable(probs);
   t.push(performance.now());
 
   const painted = paintCover(generator, forced >= 0 ? forced : best, coverNoise(seed, generator.zDim));

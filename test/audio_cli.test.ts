@@ -4,13 +4,13 @@
 // failures; and the same through the built command (bin/sleeve.js →
 // dist/cli/features.js, rebuilt here by scripts/build.mjs so it is never stale),
 // and that the built `sleeve cover` runs (its own tests: cover.test.ts).
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decode as decodePng } from 'fast-png';
-import { setup } from './helpers.js';
+import { runCommand, setup } from './helpers.js';
 import { featuresCommand } from '../src/cli/features.node.js';
 import { readNpy } from '../src/audio/npy.js';
 import { extractFeatures, featureParams } from '../src/audio/features.js';
@@ -25,18 +25,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Run the command, capturing what it prints. */
-async function run(argv: string[]) {
-  const out: string[] = [], err: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
-  const error = vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
-  try {
-    const code = await featuresCommand(argv);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
-}
+const run = (argv: string[]) => runCommand(featuresCommand, argv);
 
 describe('sleeve features', () => {
   it('writes the image as float32 .npy [128, frames] and a PNG, and reports slices and parameters', async () => {

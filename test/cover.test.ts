@@ -2,12 +2,12 @@
 // host restatements of their layers (small classifier shapes; the generator
 // at its own), the stage functions of src/cover.ts, makeCover on a fixture
 // MP3, and `sleeve cover` with checkpoints saved from the same networks.
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decode as decodePng } from 'fast-png';
-import { expectClose, rng, setup, sl } from './helpers.js';
+import { expectClose, rng, runCommand, setup, sl } from './helpers.js';
 import { GenreClassifier, GENRES } from '../src/models/classifier.js';
 import { CoverGenerator } from '../src/models/generator.js';
 import { coverNoise, coverPng, coverRgb, genreProbabilities, makeCover, paintCover } from '../src/cover.js';
@@ -268,18 +268,7 @@ describe('makeCover', () => {
 });
 
 /** Run the command, capturing what it prints. */
-async function run(argv: string[]) {
-  const out: string[] = [], err: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
-  const error = vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
-  try {
-    const code = await coverCommand(argv);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
-}
+const run = (argv: string[]) => runCommand(coverCommand, argv);
 
 describe('sleeve cover', () => {
   it('paints from checkpoints the same cover as from the networks they were saved from', async () => {

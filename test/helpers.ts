@@ -1,6 +1,6 @@
 // Shared test machinery: one device, NaN-poisoned buffers, deterministic
 // random data, f64 comparisons and central finite differences.
-import { expect } from 'vitest';
+import { expect, vi } from 'vitest';
 import * as sl from '../runtime/node.js';
 
 export { sl };
@@ -116,5 +116,19 @@ export async function checkGrads(
   for (let k = 0; k < xs.length; k++) {
     const fd = finiteDiff((xk) => dot(ref(xs.map((x, j) => (j === k ? xk : x))), w), xs[k], tol.h ?? 1e-6);
     expectClose(await grads[k]!.read(), fd, { rtol: tol.rtol ?? 1e-3, atol: tol.atol ?? 1e-3 }, `${label} input ${k}`);
+  }
+}
+
+/** Run a subcommand's function with its arguments, capturing what it prints. */
+export async function runCommand(command: (argv: string[]) => Promise<number>, argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [], err: string[] = [];
+  const log = vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
+  const error = vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
+  try {
+    const code = await command(argv);
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    log.mockRestore();
+    error.mockRestore();
   }
 }

@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as sl from '../../runtime/node.js';
 import { readAudioFile } from '../audio/file.node.js';
-import { AudioFileError } from '../audio/validate.js';
+import { failure, usageError } from './common.node.js';
 import { GenreClassifier, GENRES } from '../models/classifier.js';
 import { CoverGenerator } from '../models/generator.js';
 import { makeCover, type Cover } from '../cover.js';
@@ -88,18 +88,14 @@ export async function coverCommand(argv: string[]): Promise<number> {
       },
     });
   } catch (err) {
-    console.error(`sleeve cover: ${(err as Error).message}\nRun \`sleeve cover --help\` for usage.`);
-    return 2;
+    return usageError('cover', (err as Error).message);
   }
   const v = args.values;
   if (v.help) {
     console.log(COVER_HELP);
     return 0;
   }
-  const usage = (msg: string) => {
-    console.error(`sleeve cover: ${msg}\nRun \`sleeve cover --help\` for usage.`);
-    return 2;
-  };
+  const usage = (msg: string) => usageError('cover', msg);
   const seed = v.seed === undefined ? 0 : Number(v.seed);
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) return usage(`--seed must be an integer in 0…4294967295, got ${v.seed}`);
   if (v.genre !== undefined && !(GENRES as readonly string[]).includes(v.genre)) return usage(`--genre: no genre '${v.genre}' (have ${GENRES.join(', ')})`);
@@ -136,9 +132,7 @@ export async function coverCommand(argv: string[]): Promise<number> {
     else printReport(cover, v.out!, !!v.untrained);
     return 0;
   } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    console.error(err instanceof AudioFileError || msg.startsWith('sleeve') ? msg : `sleeve cover: ${msg}`);
-    return 1;
+    return failure('cover', err);
   } finally {
     classifier?.dispose();
     generator?.dispose();

@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import * as sl from '../../runtime/node.js';
 import { readAudioFile } from '../audio/file.node.js';
-import { AudioFileError } from '../audio/validate.js';
+import { failure, usageError } from './common.node.js';
 import { extractFeatures, featureParams, imageRows, type FeatureParams } from '../audio/features.js';
 import { planSlices } from '../audio/slices.js';
 import { writeNpy } from '../audio/npy.js';
@@ -62,10 +62,7 @@ export async function featuresCommand(argv: string[]): Promise<number> {
     console.log(FEATURES_HELP);
     return 0;
   }
-  const usage = (msg: string) => {
-    console.error(`sleeve features: ${msg}\nRun \`sleeve features --help\` for usage.`);
-    return 2;
-  };
+  const usage = (msg: string) => usageError('features', msg);
   if (args.positionals.length !== 1) return usage(args.positionals.length ? `one song at a time, got ${args.positionals.length}` : 'no song given');
   if (!v.out) return usage('--out FEATS.npy is required');
   const song = args.positionals[0];
@@ -106,9 +103,7 @@ export async function featuresCommand(argv: string[]): Promise<number> {
     else printReport(report, imageRows(p) === rows);
     return 0;
   } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    console.error(err instanceof AudioFileError || msg.startsWith('sleeve') ? msg : `sleeve features: ${msg}`);
-    return 1;
+    return failure('features', err);
   }
 }
 
