@@ -54,7 +54,7 @@ export async function runTorch(script: string, workloads: Workload[], opts: {
     child.on('error', (e) => resolve({ cells: [], notes: [`torch skipped: cannot run ${py} (${e.message}); set SLEEVE_PYTHON to a Python with torch`] }));
     child.on('close', (code) => {
       let parsed: {
-        error?: string; torch?: string | null; torch_error?: string | null; threads?: number | null; cuda?: string | null;
+        error?: string; torch?: string | null; torch_error?: string | null; threads?: number | null; cuda?: string | null; cuda_settings?: string | null;
         numpy?: string; scipy?: string; results?: TorchCell[];
       };
       try {
@@ -68,7 +68,7 @@ export async function runTorch(script: string, workloads: Workload[], opts: {
         return;
       }
       const notes = [parsed.torch
-        ? `torch ${parsed.torch} (${py}), ${parsed.threads} threads${parsed.cuda ? `, CUDA: ${parsed.cuda}` : ', no CUDA'}`
+        ? `torch ${parsed.torch} (${py}), ${parsed.threads} threads${parsed.cuda ? `, CUDA: ${parsed.cuda}${parsed.cuda_settings ? ` (${parsed.cuda_settings})` : ''}` : ', no CUDA'}`
         : `torch skipped: ${parsed.torch_error} (with ${py}; set SLEEVE_PYTHON to a Python with torch)`];
       if (parsed.numpy) notes.push(`numpy-cpu: NumPy ${parsed.numpy}, SciPy ${parsed.scipy} (${py}), float64, test/ref/audio_ref.py as written, the libraries' own threading`);
       resolve({ cells: parsed.results ?? [], notes });

@@ -435,6 +435,29 @@ def measure(check, run, sync, warmup, runs, cap_ms):
     return samples, times, False, batch
 
 
+def cuda_setup():
+    """torch-cuda as a performance engineer would run it for an fp32 comparison:
+    IEEE fp32 in matrix products and convolutions (cuDNN allows TF32 by
+    default, 10 mantissa bits, which no WGSL kernel here uses), and cuDNN's
+    own autotuner on (the shapes are fixed, and sleeve tunes per shape too)."""
+    try:  # torch >= 2.9 (the flags below still work there, with a warning)
+        torch.backends.cuda.matmul.fp32_precision = "ieee"  # raises first on older torch
+        torch.backends.cudnn.conv.fp32_precision = "ieee"
+        torch.backends.fp32_precision = "ieee"
+    except Exception:  # noqa: BLE001 - older torch refuses the new names (AssertionError, AttributeError)
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cudnn.benchmark = True
+
+
+def cuda_settings():
+    try:
+        prec = f"matmul {torch.backends.cuda.matmul.fp32_precision}, conv {torch.backends.cudnn.conv.fp32_precision}"
+    except Exception:  # noqa: BLE001 - as in cuda_setup
+        prec = f"matmul allow_tf32={torch.backends.cuda.matmul.allow_tf32}, cudnn allow_tf32={torch.backends.cudnn.allow_tf32}"
+    return f"{prec}, cudnn.benchmark={torch.backends.cudnn.benchmark}"
+
+
 def main():
     spec = json.load(sys.stdin)
     numpy_wanted = "numpy-cpu" in spec["engines"]
@@ -449,6 +472,7 @@ def main():
         devices.append(("torch-cpu", "cpu"))
         if cuda and "torch-cuda" in spec["engines"]:
             devices.append(("torch-cuda", "cuda"))
+            cuda_setup()
     if numpy_wanted:
         devices.append(("numpy-cpu", "numpy"))
     devices = [d for d in devices if d[0] in spec["engines"]]
@@ -488,6 +512,7 @@ def main():
         "torch_error": TORCH_ERROR,
         "threads": torch.get_num_threads() if torch is not None else None,
         "cuda": torch.cuda.get_device_name(0) if cuda else None,
+        "cuda_settings": cuda_settings() if cuda and "torch-cuda" in spec["engines"] else None,
         "results": results,
     }
     if numpy_wanted:
