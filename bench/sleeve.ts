@@ -7,7 +7,7 @@ import * as extras from 'sleeve:extras';
 import type { Engine, Prepared, Samples, Unsupported } from './engine.js';
 import { pick } from './data.js';
 import { featureImage, featureParams, featureTensors, type FeatureParams } from '../src/audio/features.js';
-import { resample } from '../src/audio/resample.js';
+import { resampleOnDevice } from '../src/audio/resample.js';
 import { sliceImage } from '../src/audio/slices.js';
 import { GenreClassifier } from '../src/models/classifier.js';
 import { CoverGenerator } from '../src/models/generator.js';
@@ -314,9 +314,9 @@ function featuresOf(c: Record<string, number>): FeatureParams {
   });
 }
 
-/** src/cover.ts's path as makeCover runs it after decoding: the resampler on
- * the host, features, slices and classifier on the GPU, the probabilities
- * read back for the genre, then the generator's cover read back. */
+/** src/cover.ts's path as makeCover runs it after decoding: the resampler,
+ * features, slices and classifier on the GPU, the probabilities read back for
+ * the genre, then the generator's cover read back. */
 function cover(w: Workload, data: InputCache): Prepared {
   const c = w.cfg as Record<string, number>;
   const p = featuresOf(c);
@@ -329,8 +329,7 @@ function cover(w: Workload, data: InputCache): Prepared {
   }
   const x = data.get('x'), z = data.get('z');
   const step = async (): Promise<{ probs: Float32Array; cover: Float32Array }> => {
-    const y = resample(x, c.rateIn, p.sampleRate, p.resample);
-    const image = featureImage(y, p);
+    const image = featureImage(x, p, c.rateIn);
     const slices = sliceImage(image, p.slices).tensor;
     image.dispose();
     const pt = genreProbabilities(classifier, slices);
@@ -358,30 +357,31 @@ function cover(w: Workload, data: InputCache): Prepared {
 }
 
 /** src/audio's pipeline as `sleeve features` runs it after decoding: the
- * resampler on the host, every feature stage on the GPU (nothing read back
- * in the timed runs). */
+ * resampler and every feature stage on the GPU (nothing read back in the
+ * timed runs). */
 function features(w: Workload, data: InputCache): Prepared {
   const c = w.cfg as Record<string, number>;
   const p = featuresOf(c);
   const x = data.get('x');
-  const step = () => {
-    const y = resample(x, c.rateIn, p.sampleRate, p.resample);
-    return { y, t: sl.tidy(() => featureTensors(y, p)) as unknown as Record<string, T> };
-  };
+  const step = (): Record<string, T> =>
+    sl.tidy(() => {
+      const y = resampleOnDevice(x, c.rateIn, p.sampleRate, p.resample);
+      return { y, ...featureTensors(y, p) };
+    }) as unknown as Record<string, T>;
   const free = (t: Record<string, T>) => Object.values(t).forEach((v) => v.dispose());
   return {
     async check() {
-      const { y, t } = step();
+      const t = step();
       try {
         const s: Samples = {};
-        for (const [name, spec] of Object.entries(w.samples)) s[name] = pick(name === 'y' ? y : await t[name].read(), spec.shape, spec.idx);
+        for (const [name, spec] of Object.entries(w.samples)) s[name] = pick(await t[name].read(), spec.shape, spec.idx);
         return s;
       } finally {
         free(t);
       }
     },
     async run(reps = 1) {
-      for (let i = 0; i < reps; i++) free(step().t);
+      for (let i = 0; i < reps; i++) free(step());
       await sync();
     },
     dispose() {},

@@ -25,6 +25,7 @@ import fft from '../kernels/fft.wgsl';
 import adam from '../kernels/adam.wgsl';
 import sgd from '../kernels/sgd.wgsl';
 import banded from '../kernels/banded.wgsl';
+import polyphase from '../kernels/polyphase.wgsl';
 import matmulSkinny from '../kernels/matmul_skinny.wgsl';
 import { matmulSubgroup4Source } from './codegen/matmul_subgroup4.js';
 import { conv2dRowsSource } from './codegen/conv2d_rows.js';
@@ -55,6 +56,7 @@ export const K = {
   adam: new Kernel('adam.wgsl', adam),
   sgd: new Kernel('sgd.wgsl', sgd),
   banded: new Kernel('banded.wgsl', banded),
+  polyphase: new Kernel('polyphase.wgsl', polyphase),
 };
 
 // matmul_skinny.wgsl, one kernel per row count, made when first asked for.

@@ -1,12 +1,12 @@
-// Song → cover: the path `sleeve cover` takes. MP3 bytes → decoded, mono,
-// resampled PCM (host) → the feature image (GPU) → slices → the classifier's
+// Song → cover: the path `sleeve cover` takes. MP3 bytes → decoded, mono PCM
+// (host) → resampled and the feature image (GPU) → slices → the classifier's
 // class probabilities, averaged over the slices → the most probable genre →
 // the generator's cover for it from a seeded z → RGB bytes and a PNG.
 // The stages are separate functions so the bench and the tests can run any
 // part of the path on inputs of their own.
 import { encode } from 'fast-png';
 import { flush, hostRandom, mean, nn, noGrad, softmax, tensor, tidy, type Tensor } from '../runtime/index.js';
-import { checkParams, DEFAULT_PARAMS, featureImage, prepareAudio, type AudioSummary, type FeatureParams } from './audio/features.js';
+import { checkParams, DEFAULT_PARAMS, decodeAudio, featureImage, type AudioSummary, type FeatureParams } from './audio/features.js';
 import { sliceImage } from './audio/slices.js';
 import type { DecodeOptions } from './audio/decode.js';
 import { GENRES, type GenreClassifier } from './models/classifier.js';
@@ -135,10 +135,10 @@ export async function makeCover(bytes: Uint8Array, file: string, models: CoverMo
   }
   const seed = opts.seed ?? 0;
   const t: number[] = [performance.now()];
-  const audio = await prepareAudio(bytes, file, p, opts.decode);
+  const audio = await decodeAudio(bytes, file, opts.decode);
   t.push(performance.now());
 
-  const image = featureImage(audio.samples, p);
+  const image = featureImage(audio.mono, p, audio.summary.sourceRate);
   let slices: ReturnType<typeof sliceImage>;
   try {
     slices = sliceImage(image, p.slices);

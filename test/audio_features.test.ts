@@ -25,7 +25,8 @@ import { stftPower } from '../src/audio/stft.js';
 import { powerToDb } from '../src/audio/mel.js';
 import { planSlices, sliceImage } from '../src/audio/slices.js';
 import { readNpy } from '../src/audio/npy.js';
-import { GTZAN_CLIPS, SR, SYNTHETIC } from './ref/audio_signals.js';
+import { GTZAN_CLIPS, resampleInput, SR, SYNTHETIC } from './ref/audio_signals.js';
+import { resample, resampledLength, resampleOnDevice } from '../src/audio/resample.js';
 import { realClipName, realClipPcm, realMusicSkipReason, runReference, type ReferenceSet } from './ref/audio_real.js';
 
 const FIX = 'test/fixtures/audio';
@@ -216,6 +217,44 @@ describe('what the features must show', () => {
     const env = onsetStrength(powerToDb(sl.matmul(power, fb, { transB: true }), p.db), p.onset, 2);
     const ref = npy('mix.onset_max3').data;
     expect(maxAbsDiff(await env.read(), ref) / maxAbs(ref)).toBeLessThanOrEqual(5e-4);
+  });
+});
+
+describe('the resampler on the GPU', () => {
+  // resampleOnDevice sums resample()'s taps in float32 (resample: float64,
+  // rounded once); against scipy's resample_poly (the fixtures of
+  // audio_dsp.test.ts) the bound is 2e-6 of the chirp's 0.5 amplitude, as for
+  // the host path; measured ≤ 1.8e-7.
+  const meta = JSON.parse(readFileSync('test/fixtures/audio/meta.json', 'utf8'));
+  it.each(['r44100', 'r48000', 'r32000', 'r16000', 'r11025'])('%s → 22050 Hz on a chirp, against resample_poly and the host path', async (name) => {
+    const m = meta[name];
+    const x = resampleInput(m.rate, m.seconds);
+    const t = resampleOnDevice(x, m.rate, SR);
+    const y = await t.read();
+    t.dispose();
+    const ref = readNpy(new Uint8Array(readFileSync(`test/fixtures/audio/${name}.resampled.npy`))).data;
+    expect(y.length).toBe(m.out_len);
+    expect(resampledLength(x.length, m.rate, SR)).toBe(m.out_len);
+    const err = maxAbsDiff(y, ref);
+    console.log(`${name} on the GPU: max |Δ| ${err.toExponential(2)} vs resample_poly`);
+    expect(err).toBeLessThanOrEqual(2e-6);
+    expect(maxAbsDiff(y, resample(x, m.rate, SR))).toBeLessThanOrEqual(2e-6);
+  });
+
+  it('featureImage at another rate resamples on the GPU: the image of the host-resampled signal, within rounding', async () => {
+    const p = featureParams();
+    const x = resampleInput(44100, 3);
+    const a = featureImage(x, p, 44100), b = featureImage(resample(x, 44100, SR), p);
+    expect(a.shape).toEqual(b.shape);
+    expect(maxAbsDiff(await a.read(), await b.read())).toBeLessThanOrEqual(1e-4); // image units: mel rows dB / 80
+    a.dispose();
+    b.dispose();
+    // the frame count is that of the resampled length (uncentred: 2,000 samples, under one n_fft)
+    expect(() => featureImage(new Float32Array(4000), featureParams({ stft: { center: false } }), 44100)).toThrow(/2000 samples at 22050 Hz give no STFT frame/);
+    const same = resampleOnDevice(Float32Array.from([1, 2, 3]), SR, SR);
+    expect(Array.from(await same.read())).toEqual([1, 2, 3]);
+    same.dispose();
+    expect(() => resampleOnDevice(x, 44100.5, SR)).toThrow(/positive integers/);
   });
 });
 

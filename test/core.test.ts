@@ -810,6 +810,59 @@ describe('bandedMatmul (a mel projection)', () => {
   });
 });
 
+describe('polyphase (rational resampling FIR)', () => {
+  // out[m] = Σⱼ x[n0 − j]·bank[phase, j], c = m·down + offset, phase = c mod up,
+  // n0 = ⌊c / up⌋, x zero outside: restated in f64 with the bounds tested per
+  // sample, against the kernel that computes its bounds once per output.
+  const refPoly = (x: Float64Array, bank: Float64Array, up: number, down: number, offset: number, length: number) => {
+    const taps = bank.length / up;
+    const want = new Float64Array(length), mag = new Float64Array(length);
+    for (let m = 0; m < length; m++) {
+      const c = m * down + offset, ph = c % up, n0 = (c - ph) / up;
+      for (let j = 0; j < taps; j++) {
+        const n = n0 - j;
+        if (n < 0 || n >= x.length) continue;
+        want[m] += x[n] * bank[ph * taps + j];
+        mag[m] += Math.abs(x[n] * bank[ph * taps + j]);
+      }
+    }
+    return { want, mag };
+  };
+  test.each([
+    // up, down, taps, offset, input length, output length (past the input's reach: zeros)
+    [1, 2, 41, 20, 1001, 520],
+    [1, 3, 7, 0, 97, 40],
+    [3, 7, 5, 6, 211, 95],
+    [147, 320, 44, 3200, 1999, 930],
+    [2, 1, 9, 4, 33, 70],
+    [5, 5, 3, 1, 17, 17],
+  ])('up %i, down %i, %i taps a phase, offset %i, %i in → %i out, against f64', async (up, down, taps, offset, n, length) => {
+    const r = rng(up * 1000 + down * 10 + taps);
+    const x = f32(randArray(n, r));
+    const bank = f32(randArray(up * taps, r));
+    const { want, mag } = refPoly(x, bank, up, down, offset, length);
+    const got = await sl.polyphase(T(x, [n]), T(bank, [up, taps]), { up, down, offset, length }).read();
+    expect(got.length).toBe(length);
+    for (let m = 0; m < length; m++) expect(Math.abs(got[m] - want[m]), `output ${m}`).toBeLessThanOrEqual(2e-7 * taps * mag[m] + 1e-30);
+    // outputs whose taps all fall outside x (past its end here) are exact zeros, written, not left poisoned
+    const outside = [...mag.keys()].filter((m) => mag[m] === 0);
+    for (const m of outside) expect(got[m], `output ${m}`).toBe(0);
+  });
+
+  test('an empty input or bank gives zeros; bad shapes and arguments are refused; no gradient', async () => {
+    const x = T([1, 2, 3], [3]), bank = T([1, 1, 1, 1], [2, 2]);
+    expect(Array.from(await sl.polyphase(T([], [0]), bank, { up: 2, down: 1, offset: 0, length: 4 }).read())).toEqual([0, 0, 0, 0]);
+    expect((await sl.polyphase(x, bank, { up: 2, down: 1, offset: 0, length: 0 }).read()).length).toBe(0);
+    expect(() => sl.polyphase(x, bank, { up: 3, down: 1, offset: 0, length: 4 })).toThrow(/bank \[2, 2\].* has 2 phases for up = 3/);
+    expect(() => sl.polyphase(x, bank, { up: 2, down: 0, offset: 0, length: 4 })).toThrow(/integers ≥ 1/);
+    expect(() => sl.polyphase(x, bank, { up: 2, down: 1, offset: 0.5, length: 4 })).toThrow(/offset 0.5/);
+    expect(() => sl.polyphase(T([1, 2], [1, 2]), bank, { up: 2, down: 1, offset: 0, length: 4 })).toThrow(/1-D signal/);
+    expect(() => sl.polyphase(x, bank, { up: 1, down: 4096, offset: 0, length: 2 ** 21 })).toThrow(/\[1, 2\]|phases/);
+    expect(() => sl.polyphase(x, T([1], [1, 1]), { up: 1, down: 4096, offset: 0, length: 2 ** 21 })).toThrow(/past 2\^32/);
+    expect(() => sl.polyphase(T([1, 2, 3], [3], true), bank, { up: 2, down: 1, offset: 0, length: 4 })).toThrow(/not differentiable/);
+  });
+});
+
 describe('matmul_skinny.wgsl (few rows or few columns)', () => {
   // Every row count up to 16 on one side, odd column counts, K short (one
   // chunk) and long (chunks that do not divide it), every transpose; then the

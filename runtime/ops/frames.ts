@@ -2,13 +2,14 @@
 // as_strided (then copy), and overlapping windowed frames of a 1-D signal
 // (the STFT's framing), built on the layout and binary kernels, which read
 // their inputs at Σ coord·stride for any strides; and a product with a banded
-// matrix (mel filterbanks). None is differentiable: nothing upstream of
+// matrix (mel filterbanks); a polyphase FIR (rational resampling). None is differentiable: nothing upstream of
 // feature extraction needs a gradient.
 import { getEngine, MAX_ROW_2D, gridStride, gridStride2d } from '../engine.js';
 import { K } from '../kernels.js';
 import { empty, sizeOf, tensor, type Tensor } from '../tensor.js';
 import { pad8 } from './util.js';
 import { gather } from './strided.js';
+import { zeros } from './elementwise.js';
 import { isGradEnabled } from '../autograd.js';
 
 function noGradInput(op: string, ...xs: Tensor[]): void {
@@ -98,6 +99,38 @@ export function bandedMatmul(a: Tensor, w: Tensor, bands: ArrayLike<number>): Te
     workgroups: [Math.ceil(rows / 64), m],
   });
   bounds.dispose();
+  return out;
+}
+
+/**
+ * Rational resampling by a polyphase FIR: out[m] = Σⱼ x[n0 − j]·bank[phase, j]
+ * for m < length, with c = m·down + offset, phase = c mod up, n0 = ⌊c / up⌋,
+ * and x zero outside its length. bank [up, taps] holds each phase's taps
+ * (row p: h[p], h[p + up], …, zero past the filter's end), so a filter h of
+ * the upsampled rate gives out[m] = Σₙ x[n]·h[m·down − n·up + offset]:
+ * scipy.signal.resample_poly's sum when offset is h's half-length.
+ */
+export function polyphase(x: Tensor, bank: Tensor, o: { up: number; down: number; offset: number; length: number }): Tensor {
+  noGradInput('polyphase', x, bank);
+  const { up, down, offset, length } = o;
+  if (x.rank !== 1 || bank.rank !== 2) throw new Error(`sleeve: polyphase: expects a 1-D signal and a [up, taps] bank, got ${x.describe()} and ${bank.describe()}`);
+  const ok = (v: number, min: number) => Number.isInteger(v) && v >= min && v < 2 ** 31;
+  if (!ok(up, 1) || !ok(down, 1) || !ok(offset, 0) || !ok(length, 0)) {
+    throw new Error(`sleeve: polyphase: up ${up} and down ${down} must be integers ≥ 1, offset ${offset} and length ${length} integers ≥ 0`);
+  }
+  if (bank.shape[0] !== up) throw new Error(`sleeve: polyphase: bank ${bank.describe()} has ${bank.shape[0]} phases for up = ${up}`);
+  // the largest input index any output asks for must stay below 2^32
+  if (Math.floor((Math.max(0, length - 1) * down + offset) / up) >= 2 ** 32 - 1) {
+    throw new Error(`sleeve: polyphase: ${length} outputs at down ${down} / up ${up} address past 2^32 input samples`);
+  }
+  if (length === 0 || x.size === 0 || bank.shape[1] === 0) return zeros([length]);
+  const out = empty([length]);
+  getEngine().dispatch(K.polyphase, {
+    entry: up === 1 ? 'single' : 'main',
+    buffers: { x: x.buffer, bank: bank.buffer, out: out.buffer },
+    uniforms: { n_in: x.size, n_out: length, up, down, offset, taps: bank.shape[1] },
+    workgroups: gridStride(length),
+  });
   return out;
 }
 

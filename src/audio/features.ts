@@ -2,8 +2,8 @@
 // parameter record that travels with every model so inference computes
 // exactly the features the model was trained on.
 //
-//   decode (mpg123, checked) → mono (mean of channels) → resample to 22,050 Hz
-//   (Kaiser-windowed sinc, polyphase) → [GPU] centred STFT, |X|² → Slaney mel
+//   decode (mpg123, checked) → mono (mean of channels) → [GPU] resample to
+//   22,050 Hz (Kaiser-windowed sinc, polyphase) → centred STFT, |X|² → Slaney mel
 //   (64 bands) → power_to_db → block normalisation
 //                                  └→ mel (128 bands) → dB → onset strength
 //                                       → autocorrelation tempogram → lags 1…64
@@ -21,7 +21,7 @@ import { affine, bandedMatmul, bandsOf, concat, getDevice, keep, max, slice, sub
 import { decodeMp3, toMono, type DecodeOptions } from './decode.js';
 import { melFilterbank, powerToDb, type DbOptions } from './mel.js';
 import { onsetStrength, type OnsetOptions } from './onset.js';
-import { resample, type ResampleOptions } from './resample.js';
+import { resample, resampleOnDevice, resampledLength, type ResampleOptions } from './resample.js';
 import { frameCount, stftPower, type StftOptions } from './stft.js';
 import { tempogram, type TempogramOptions } from './tempogram.js';
 import type { SliceOptions } from './slices.js';
@@ -188,10 +188,14 @@ export function featureTensors(y: Tensor | Float32Array, p: FeatureParams): Feat
   return { power, melDb, onset, tempogram: tg, image };
 }
 
-/** The classifier's image [rows, frames] for a mono signal at p.sampleRate; intermediates freed. */
-export function featureImage(y: Float32Array, p: FeatureParams): Tensor {
-  if (frameCount(y.length, p.stft) < 1) throw new Error(`sleeve: features: ${y.length} samples give no STFT frame (n_fft ${p.stft.nFft})`);
-  return tidy(() => featureTensors(y, p).image);
+/**
+ * The classifier's image [rows, frames] for a mono signal at `rate` (default
+ * p.sampleRate; any other rate is resampled on the GPU first); intermediates freed.
+ */
+export function featureImage(y: Float32Array, p: FeatureParams, rate = p.sampleRate): Tensor {
+  const n = rate === p.sampleRate ? y.length : resampledLength(y.length, rate, p.sampleRate);
+  if (frameCount(n, p.stft) < 1) throw new Error(`sleeve: features: ${n} samples at ${p.sampleRate} Hz give no STFT frame (n_fft ${p.stft.nFft})`);
+  return tidy(() => featureTensors(rate === p.sampleRate ? y : resampleOnDevice(y, rate, p.sampleRate, p.resample), p).image);
 }
 
 // ---- from bytes ---------------------------------------------------------------
@@ -207,21 +211,27 @@ export interface AudioSummary {
   vbr: boolean;
 }
 
-export interface PreparedAudio {
-  /** Mono at params.sampleRate. */
-  samples: Float32Array;
+interface AudioFacts {
   summary: AudioSummary;
   info: StreamInfo;
   warnings: string[];
 }
 
-/** MP3 bytes → checked, decoded, mono, resampled PCM. */
-export async function prepareAudio(bytes: Uint8Array, file: string, p: FeatureParams, opts: DecodeOptions = {}): Promise<PreparedAudio> {
+export interface DecodedAudio extends AudioFacts {
+  /** Mono at the file's own rate (summary.sourceRate). */
+  mono: Float32Array;
+}
+
+export interface PreparedAudio extends AudioFacts {
+  /** Mono at params.sampleRate. */
+  samples: Float32Array;
+}
+
+/** MP3 bytes → checked, decoded, mono PCM at the file's rate. */
+export async function decodeAudio(bytes: Uint8Array, file: string, opts: DecodeOptions = {}): Promise<DecodedAudio> {
   const d = await decodeMp3(bytes, file, opts);
-  const mono = toMono(d.channels);
-  const samples = resample(mono, d.sampleRate, p.sampleRate, p.resample);
   return {
-    samples,
+    mono: toMono(d.channels),
     info: d.info,
     warnings: d.warnings,
     summary: {
@@ -231,7 +241,14 @@ export async function prepareAudio(bytes: Uint8Array, file: string, p: FeaturePa
   };
 }
 
-export interface Features extends PreparedAudio {
+/** MP3 bytes → checked, decoded, mono PCM resampled to p.sampleRate on the host
+ * (for callers who want the samples; the feature path resamples on the GPU). */
+export async function prepareAudio(bytes: Uint8Array, file: string, p: FeatureParams, opts: DecodeOptions = {}): Promise<PreparedAudio> {
+  const { mono, ...facts } = await decodeAudio(bytes, file, opts);
+  return { samples: resample(mono, facts.summary.sourceRate, p.sampleRate, p.resample), ...facts };
+}
+
+export interface Features extends AudioFacts {
   /** [rows, frames] on the GPU; the caller disposes it. */
   image: Tensor;
   frames: number;
@@ -241,7 +258,7 @@ export interface Features extends PreparedAudio {
 /** MP3 bytes → the classifier's image. */
 export async function extractFeatures(bytes: Uint8Array, file: string, p: FeatureParams = DEFAULT_PARAMS, opts: DecodeOptions = {}): Promise<Features> {
   checkParams(p);
-  const a = await prepareAudio(bytes, file, p, opts);
-  const image = featureImage(a.samples, p);
-  return { ...a, image, frames: image.shape[1], params: p };
+  const { mono, ...facts } = await decodeAudio(bytes, file, opts);
+  const image = featureImage(mono, p, facts.summary.sourceRate);
+  return { ...facts, image, frames: image.shape[1], params: p };
 }

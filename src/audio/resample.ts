@@ -3,7 +3,11 @@
 // filter is the one scipy.signal.resample_poly designs by default (half
 // length 10·max(up, down) in the upsampled domain, cutoff 1/max(up, down) of
 // Nyquist, Kaiser β = 5, unit DC gain × up), and the output is aligned the
-// same way, so the two agree to float rounding (tested on a chirp).
+// same way, so the two agree to float rounding (tested on a chirp). The same
+// sum runs on the host (resample, float64 accumulation) or on the GPU
+// (resampleOnDevice, the runtime's polyphase kernel, float32), where the
+// feature pipeline continues.
+import { getDevice, keep, polyphase, tensor, type Tensor } from '../../runtime/index.js';
 
 export interface ResampleOptions {
   /** Filter half-length in zero crossings of the low-pass sinc (scipy: 10). */
@@ -64,10 +68,7 @@ export function resamplePoly(x: Float32Array, up: number, down: number, opts: Re
   const h = designLowpass(up, down, opts);
   const half = (h.length - 1) / 2;
   const nOut = Math.ceil((x.length * up) / down);
-  // phase p holds taps h[p], h[p + up], …; an output uses one phase only
-  const taps = Math.ceil(h.length / up);
-  const poly = new Float64Array(up * taps);
-  for (let p = 0; p < up; p++) for (let j = 0; j < taps; j++) poly[p * taps + j] = p + j * up < h.length ? h[p + j * up] : 0;
+  const { poly, taps } = phases(h, up);
   const y = new Float32Array(nOut);
   const nIn = x.length;
   let symmetric = true;
@@ -91,6 +92,15 @@ export function resamplePoly(x: Float32Array, up: number, down: number, opts: Re
   return y;
 }
 
+/** The filter split into its up phases: row p holds h[p], h[p + up], … (zero
+ * past the end); an output uses one phase only. */
+function phases(h: Float64Array, up: number): { poly: Float64Array; taps: number } {
+  const taps = Math.ceil(h.length / up);
+  const poly = new Float64Array(up * taps);
+  for (let p = 0; p < up; p++) for (let j = 0; j < taps; j++) poly[p * taps + j] = p + j * up < h.length ? h[p + j * up] : 0;
+  return { poly, taps };
+}
+
 /** Output m of resamplePoly by its polyphase sum, any position (samples outside x are zero). */
 function edgeSample(x: Float32Array, poly: Float64Array, taps: number, up: number, down: number, half: number, m: number): number {
   const c = m * down + half; // h index for n = 0
@@ -104,11 +114,57 @@ function edgeSample(x: Float32Array, poly: Float64Array, taps: number, up: numbe
   return acc;
 }
 
-/** Resample from one rate to another (integers, e.g. 44100 → 22050). */
-export function resample(x: Float32Array, fromRate: number, toRate: number, opts: ResampleOptions = {}): Float32Array {
+/** Samples resample() returns for n at fromRate: ⌈n·up/down⌉ (resample_poly's). */
+export function resampledLength(n: number, fromRate: number, toRate: number): number {
+  checkRates(fromRate, toRate);
+  const g = gcd(toRate, fromRate);
+  return Math.ceil((n * (toRate / g)) / (fromRate / g));
+}
+
+function checkRates(fromRate: number, toRate: number): void {
   if (!Number.isInteger(fromRate) || !Number.isInteger(toRate) || fromRate <= 0 || toRate <= 0) {
     throw new Error(`sleeve: resample: rates must be positive integers, got ${fromRate} → ${toRate}`);
   }
+}
+
+/** Resample from one rate to another (integers, e.g. 44100 → 22050). */
+export function resample(x: Float32Array, fromRate: number, toRate: number, opts: ResampleOptions = {}): Float32Array {
+  checkRates(fromRate, toRate);
   if (fromRate === toRate) return x;
   return resamplePoly(x, toRate, fromRate, opts);
+}
+
+const banks = new WeakMap<GPUDevice, Map<string, { bank: Tensor; half: number }>>();
+
+/** The polyphase bank [up, taps] for up/down on the GPU (float32), made once per device and filter. */
+function deviceBank(up: number, down: number, opts: ResampleOptions): { bank: Tensor; half: number } {
+  const device = getDevice();
+  let byKey = banks.get(device);
+  if (!byKey) banks.set(device, (byKey = new Map()));
+  const key = JSON.stringify([up, down, { ...RESAMPLE_DEFAULTS, ...opts }]);
+  let b = byKey.get(key);
+  if (!b || b.bank.disposed) {
+    const h = designLowpass(up, down, opts);
+    const { poly, taps } = phases(h, up);
+    b = { bank: keep(tensor(Float32Array.from(poly), [up, taps])), half: (h.length - 1) / 2 };
+    byKey.set(key, b);
+  }
+  return b;
+}
+
+/**
+ * resample() on the GPU: the same filter and alignment, summed in float32 by
+ * the runtime's polyphase kernel, returned as a [length] tensor (the caller
+ * disposes it). Within a few float32 roundings of resample() (tested).
+ */
+export function resampleOnDevice(x: Float32Array, fromRate: number, toRate: number, opts: ResampleOptions = {}): Tensor {
+  checkRates(fromRate, toRate);
+  const g = gcd(toRate, fromRate);
+  const up = toRate / g, down = fromRate / g;
+  if (up === 1 && down === 1) return tensor(x, [x.length]);
+  const { bank, half } = deviceBank(up, down, opts);
+  const input = tensor(x, [x.length]);
+  const y = polyphase(input, bank, { up, down, offset: half, length: resampledLength(x.length, fromRate, toRate) });
+  input.dispose();
+  return y;
 }
