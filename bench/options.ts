@@ -21,7 +21,8 @@ export const HELP = `usage: npm run bench -- [options]
   --slug NAME      the <adapter> part of --save's file name (e.g. nvidia-h200: Dawn names the driver, not the card)
   --markdown       also print the table as Markdown (for bench/RESULTS.md)
   --variant k=v,…  force sleeve's kernel variants instead of the tuner's (matmul=blocked|tiled|tiled128|subgroup|subgroup4|subgroup8,
-                   conv=plain|subgroup|subgroup16|rows16, conv-grad=direct|direct16|rows|tiled, grid=lane|stride4|stride16),
+                   conv=plain|subgroup|subgroup16|rows16, conv-grad=direct|direct16|rows|tiled, grid=lane|stride4|stride16,
+                   resample=device|host: where the audio rows resample),
                    to compare them; submit=16|32|64|128|256|512 sets how many dispatches sleeve records
                    before it submits (default 512)
   --profile        after timing, run sleeve once more with GPU timestamps per kernel (JSON: kernels)

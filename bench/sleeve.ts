@@ -7,7 +7,7 @@ import * as extras from 'sleeve:extras';
 import type { Engine, Prepared, Samples, Unsupported } from './engine.js';
 import { pick } from './data.js';
 import { featureImage, featureParams, featureTensors, type FeatureParams } from '../src/audio/features.js';
-import { resampleOnDevice } from '../src/audio/resample.js';
+import { resampleTensor, setResampleVariant, type ResampleVariant } from '../src/audio/resample.js';
 import { sliceImage } from '../src/audio/slices.js';
 import { GenreClassifier } from '../src/models/classifier.js';
 import { CoverGenerator } from '../src/models/generator.js';
@@ -314,8 +314,8 @@ function featuresOf(c: Record<string, number>): FeatureParams {
   });
 }
 
-/** src/cover.ts's path as makeCover runs it after decoding: the resampler,
- * features, slices and classifier on the GPU, the probabilities read back for
+/** src/cover.ts's path as makeCover runs it after decoding: the resampler
+ * (where the tuner put it), features, slices and classifier on the GPU, the probabilities read back for
  * the genre, then the generator's cover read back. */
 function cover(w: Workload, data: InputCache): Prepared {
   const c = w.cfg as Record<string, number>;
@@ -357,15 +357,15 @@ function cover(w: Workload, data: InputCache): Prepared {
 }
 
 /** src/audio's pipeline as `sleeve features` runs it after decoding: the
- * resampler and every feature stage on the GPU (nothing read back in the
- * timed runs). */
+ * resampler where the tuner put it (resampleTensor), every feature stage on
+ * the GPU (nothing read back in the timed runs). */
 function features(w: Workload, data: InputCache): Prepared {
   const c = w.cfg as Record<string, number>;
   const p = featuresOf(c);
   const x = data.get('x');
   const step = (): Record<string, T> =>
     sl.tidy(() => {
-      const y = resampleOnDevice(x, c.rateIn, p.sampleRate, p.resample);
+      const y = resampleTensor(x, c.rateIn, p.sampleRate, p.resample);
       return { y, ...featureTensors(y, p) };
     }) as unknown as Record<string, T>;
   const free = (t: Record<string, T>) => Object.values(t).forEach((v) => v.dispose());
@@ -402,6 +402,8 @@ export async function sleeveEngine(force: Record<string, string> = {}): Promise<
     conv: { values: ['plain', 'subgroup', 'subgroup16', 'rows16'], set: (v) => sl.setConvVariant(v as sl.ConvVariant) },
     'conv-grad': { values: ['direct', 'direct16', 'rows', 'tiled'], set: (v) => sl.setConvGradVariant(v as sl.ConvGradVariant) },
     grid: { values: ['lane', 'stride4', 'stride16'], set: (v) => sl.setGridVariant(v as sl.GridVariant) },
+    // not a kernel family of the runtime: where src/audio resamples (features-30s, cover-30s)
+    resample: { values: ['device', 'host'], set: (v) => setResampleVariant(v as ResampleVariant) },
     // not a kernel: how many dispatches are recorded before a submit
     submit: { values: ['16', '32', '64', '128', '256', '512'], set: (v) => sl.setSubmitEvery(Number(v)) },
   };

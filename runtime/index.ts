@@ -33,7 +33,7 @@ export async function init(opts: InitOptions = {}): Promise<GPUDevice> {
 }
 export {
   tune, tuneShapes, setTuneStore, setMatmulVariant, matmulVariant, matmulStridedVariant, setConvVariant, convVariant, setConvGradVariant, convGradVariant,
-  setGridVariant, gridVariant,
+  setGridVariant, gridVariant, registerProbe,
   type TuneResult, type ShapeTuneResult, type TuneStore, type TuneOptions, type MatmulVariant, type ConvVariant, type ConvGradVariant, type GridVariant,
 } from './tune.js';
 import type { KernelTime } from './profiler.js';

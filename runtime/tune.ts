@@ -35,6 +35,9 @@ interface Probe {
   available?: (variant: string) => boolean;
   run: (variant: string) => void;
   select: (variant: string) => void;
+  /** keep the first candidate unless another is faster by this fraction of
+   * its time (0.25: a quarter); default 0, the fastest wins */
+  margin?: number;
 }
 
 const probes = new Map<string, Probe>();
@@ -63,7 +66,7 @@ export function setTuneStore(s: TuneStore | null): void {
 // FNV-1a over the kernels and the candidates: cheap, and enough to notice a change.
 function fingerprint(): string {
   let h = 0x811c9dc5;
-  const text = Object.values(K).map((k) => k.source).join('\0') + [...probes].map(([n, p]) => `${n}:${p.variants.join(',')}`).join(';');
+  const text = Object.values(K).map((k) => k.source).join('\0') + [...probes].map(([n, p]) => `${n}:${p.variants.join(',')}:${p.margin ?? 0}`).join(';');
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
@@ -235,7 +238,9 @@ export async function tune(opts: TuneOptions = {}): Promise<TuneResult> {
         timings[`${name}:${v}`] = Math.min(timings[`${name}:${v}`], t);
       }
     }
-    const best = probe.variants.reduce((a, b) => (timings[`${name}:${b}`] < timings[`${name}:${a}`] ? b : a));
+    let best = probe.variants.reduce((a, b) => (timings[`${name}:${b}`] < timings[`${name}:${a}`] ? b : a));
+    const first = probe.variants[0];
+    if (all.margin && timings[`${name}:${best}`] > (1 - all.margin) * timings[`${name}:${first}`]) best = first;
     selecting(() => probe.select(best));
     chosen[name] = best;
   }

@@ -26,7 +26,7 @@ import { powerToDb } from '../src/audio/mel.js';
 import { planSlices, sliceImage } from '../src/audio/slices.js';
 import { readNpy } from '../src/audio/npy.js';
 import { GTZAN_CLIPS, resampleInput, SR, SYNTHETIC } from './ref/audio_signals.js';
-import { resample, resampledLength, resampleOnDevice } from '../src/audio/resample.js';
+import { resample, resampledLength, resampleOnDevice, resampleTensor, resampleVariant, setResampleVariant } from '../src/audio/resample.js';
 import { realClipName, realClipPcm, realMusicSkipReason, runReference, type ReferenceSet } from './ref/audio_real.js';
 
 const FIX = 'test/fixtures/audio';
@@ -255,6 +255,30 @@ describe('the resampler on the GPU', () => {
     expect(Array.from(await same.read())).toEqual([1, 2, 3]);
     same.dispose();
     expect(() => resampleOnDevice(x, 44100.5, SR)).toThrow(/positive integers/);
+  });
+
+  it('where the pipeline resamples is the tuner\'s choice per adapter; forced to the host, the image is the host path\'s, bit for bit', async () => {
+    const t = await sl.tune();
+    expect(['device', 'host']).toContain(t.chosen.resample);
+    expect(resampleVariant()).toBe(t.chosen.resample);
+    for (const v of ['device', 'host']) expect(t.timings[`resample:${v}`]).toBeGreaterThan(0);
+    const p = featureParams();
+    const x = resampleInput(48000, 2);
+    const prev = resampleVariant();
+    try {
+      setResampleVariant('host');
+      const a = featureImage(x, p, 48000), b = featureImage(resample(x, 48000, SR), p);
+      expect(Array.from(await a.read())).toEqual(Array.from(await b.read()));
+      a.dispose();
+      b.dispose();
+      setResampleVariant('device');
+      const d = resampleTensor(x, 48000, SR);
+      expect(maxAbsDiff(await d.read(), resample(x, 48000, SR))).toBeLessThanOrEqual(2e-6);
+      d.dispose();
+      expect(() => setResampleVariant('gpu' as never)).toThrow(/no variant 'gpu'/);
+    } finally {
+      setResampleVariant(prev);
+    }
   });
 });
 

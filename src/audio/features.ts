@@ -2,8 +2,9 @@
 // parameter record that travels with every model so inference computes
 // exactly the features the model was trained on.
 //
-//   decode (mpg123, checked) → mono (mean of channels) → [GPU] resample to
-//   22,050 Hz (Kaiser-windowed sinc, polyphase) → centred STFT, |X|² → Slaney mel
+//   decode (mpg123, checked) → mono (mean of channels) → resample to 22,050 Hz
+//   (Kaiser-windowed sinc, polyphase; GPU or host, as measured) → [GPU] centred
+//   STFT, |X|² → Slaney mel
 //   (64 bands) → power_to_db → block normalisation
 //                                  └→ mel (128 bands) → dB → onset strength
 //                                       → autocorrelation tempogram → lags 1…64
@@ -21,7 +22,7 @@ import { affine, bandedMatmul, bandsOf, concat, getDevice, keep, max, slice, sub
 import { decodeMp3, toMono, type DecodeOptions } from './decode.js';
 import { melFilterbank, powerToDb, type DbOptions } from './mel.js';
 import { onsetStrength, type OnsetOptions } from './onset.js';
-import { resample, resampleOnDevice, resampledLength, type ResampleOptions } from './resample.js';
+import { resample, resampledLength, resampleTensor, type ResampleOptions } from './resample.js';
 import { frameCount, stftPower, type StftOptions } from './stft.js';
 import { tempogram, type TempogramOptions } from './tempogram.js';
 import type { SliceOptions } from './slices.js';
@@ -190,12 +191,13 @@ export function featureTensors(y: Tensor | Float32Array, p: FeatureParams): Feat
 
 /**
  * The classifier's image [rows, frames] for a mono signal at `rate` (default
- * p.sampleRate; any other rate is resampled on the GPU first); intermediates freed.
+ * p.sampleRate; any other rate is resampled first, on the GPU or the host as
+ * the tuner measured faster: resampleTensor); intermediates freed.
  */
 export function featureImage(y: Float32Array, p: FeatureParams, rate = p.sampleRate): Tensor {
   const n = rate === p.sampleRate ? y.length : resampledLength(y.length, rate, p.sampleRate);
   if (frameCount(n, p.stft) < 1) throw new Error(`sleeve: features: ${n} samples at ${p.sampleRate} Hz give no STFT frame (n_fft ${p.stft.nFft})`);
-  return tidy(() => featureTensors(rate === p.sampleRate ? y : resampleOnDevice(y, rate, p.sampleRate, p.resample), p).image);
+  return tidy(() => featureTensors(rate === p.sampleRate ? y : resampleTensor(y, rate, p.sampleRate, p.resample), p).image);
 }
 
 // ---- from bytes ---------------------------------------------------------------

@@ -6,8 +6,10 @@
 // same way, so the two agree to float rounding (tested on a chirp). The same
 // sum runs on the host (resample, float64 accumulation) or on the GPU
 // (resampleOnDevice, the runtime's polyphase kernel, float32), where the
-// feature pipeline continues.
-import { getDevice, keep, polyphase, tensor, type Tensor } from '../../runtime/index.js';
+// feature pipeline continues. Which one the pipeline takes (resampleTensor)
+// is measured per adapter by the tuner: a GPU is ~50× faster than the host,
+// lavapipe a little faster, Chromium's SwiftShader several times slower.
+import { getDevice, keep, polyphase, registerProbe, tensor, type Tensor } from '../../runtime/index.js';
 
 export interface ResampleOptions {
   /** Filter half-length in zero crossings of the low-pass sinc (scipy: 10). */
@@ -168,3 +170,43 @@ export function resampleOnDevice(x: Float32Array, fromRate: number, toRate: numb
   input.dispose();
   return y;
 }
+
+export type ResampleVariant = 'device' | 'host';
+let where: ResampleVariant = 'device';
+
+/** Where resampleTensor resamples: the tuner's choice for this adapter, or the one set. */
+export function resampleVariant(): ResampleVariant {
+  return where;
+}
+
+/** Resample on the device or on the host from now on (tune() measures and sets it again). */
+export function setResampleVariant(v: ResampleVariant): void {
+  if (v !== 'device' && v !== 'host') throw new Error(`sleeve: resample: no variant '${v}' (device, host)`);
+  where = v;
+}
+
+/**
+ * x resampled from fromRate to toRate as a [length] tensor on the device,
+ * computed where this adapter does it faster (resampleVariant(): the GPU's
+ * float32 sum, or resample() on the host and uploaded); the caller disposes it.
+ */
+export function resampleTensor(x: Float32Array, fromRate: number, toRate: number, opts: ResampleOptions = {}, variant = where): Tensor {
+  if (variant === 'device') return resampleOnDevice(x, fromRate, toRate, opts);
+  const y = resample(x, fromRate, toRate, opts);
+  return tensor(y, [y.length]);
+}
+
+// The tuner's probe: 1 s of 44.1 kHz to 22.05 kHz, each way, ending with the
+// samples on the device (where the features need them). The host must win by
+// a quarter: where the two are level (lavapipe) every process then makes the
+// same choice, the device's.
+let probeInput: Float32Array | null = null;
+registerProbe('resample', {
+  variants: ['device', 'host'],
+  margin: 0.25,
+  run: (v) => {
+    probeInput ??= Float32Array.from({ length: 44100 }, (_, i) => 0.5 * Math.sin(0.05 * i) + 0.25 * Math.sin(1.7 * i));
+    resampleTensor(probeInput, 44100, 22050, {}, v as ResampleVariant).dispose();
+  },
+  select: (v) => setResampleVariant(v as ResampleVariant),
+});
