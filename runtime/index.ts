@@ -34,7 +34,7 @@ export async function init(opts: InitOptions = {}): Promise<GPUDevice> {
 export {
   tune, tuneShapes, setTuneStore, setMatmulVariant, matmulVariant, matmulStridedVariant, setConvVariant, convVariant, setConvGradVariant, convGradVariant,
   setGridVariant, gridVariant, registerProbe,
-  type TuneResult, type ShapeTuneResult, type TuneStore, type TuneOptions, type MatmulVariant, type ConvVariant, type ConvGradVariant, type GridVariant,
+  type TuneResult, type Probe, type ShapeTuneResult, type TuneStore, type TuneOptions, type MatmulVariant, type ConvVariant, type ConvGradVariant, type GridVariant,
 } from './tune.js';
 import type { KernelTime } from './profiler.js';
 export type { KernelTime };

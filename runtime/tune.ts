@@ -27,7 +27,7 @@ export interface TuneResult {
   shapes?: Record<string, string>;
 }
 
-interface Probe {
+export interface Probe {
   variants: readonly string[];
   /** leave the whole probe out, given the timings so far (keeping its current choice) */
   skip?: (timings: Record<string, number>) => boolean;
@@ -148,8 +148,17 @@ export function setGridVariant(v: GridVariant): void {
   setGridStride(GRID_STRIDES[v]);
 }
 
+/** The fastest candidate, except that with a margin the first stays unless
+ * the fastest takes at most (1 − margin) of its time. */
+export function pickVariant(variants: readonly string[], ms: (v: string) => number, margin = 0): string {
+  const best = variants.reduce((a, b) => (ms(b) < ms(a) ? b : a));
+  return margin && ms(best) > (1 - margin) * ms(variants[0]) ? variants[0] : best;
+}
+
 /** An op offers candidates; the first is the default until tune() runs. */
 export function registerProbe(name: string, probe: Probe): void {
+  if (probe.margin !== undefined && !(probe.margin >= 0 && probe.margin < 1)) throw new Error(`sleeve: registerProbe('${name}'): margin must be in [0, 1), got ${probe.margin}`);
+  if (!probe.variants.length) throw new Error(`sleeve: registerProbe('${name}'): no variants`);
   probes.set(name, probe);
 }
 
@@ -238,9 +247,7 @@ export async function tune(opts: TuneOptions = {}): Promise<TuneResult> {
         timings[`${name}:${v}`] = Math.min(timings[`${name}:${v}`], t);
       }
     }
-    let best = probe.variants.reduce((a, b) => (timings[`${name}:${b}`] < timings[`${name}:${a}`] ? b : a));
-    const first = probe.variants[0];
-    if (all.margin && timings[`${name}:${best}`] > (1 - all.margin) * timings[`${name}:${first}`]) best = first;
+    const best = pickVariant(probe.variants, (v) => timings[`${name}:${v}`], all.margin);
     selecting(() => probe.select(best));
     chosen[name] = best;
   }

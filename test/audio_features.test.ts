@@ -26,7 +26,7 @@ import { powerToDb } from '../src/audio/mel.js';
 import { planSlices, sliceImage } from '../src/audio/slices.js';
 import { readNpy } from '../src/audio/npy.js';
 import { GTZAN_CLIPS, resampleInput, SR, SYNTHETIC } from './ref/audio_signals.js';
-import { resample, resampledLength, resampleOnDevice, resampleTensor, resampleVariant, setResampleVariant } from '../src/audio/resample.js';
+import { deviceCanResample, resample, resampledLength, resampleOnDevice, resampleTensor, resampleVariant, setResampleVariant } from '../src/audio/resample.js';
 import { realClipName, realClipPcm, realMusicSkipReason, runReference, type ReferenceSet } from './ref/audio_real.js';
 
 const FIX = 'test/fixtures/audio';
@@ -244,11 +244,19 @@ describe('the resampler on the GPU', () => {
   it('featureImage at another rate resamples on the GPU: the image of the host-resampled signal, within rounding', async () => {
     const p = featureParams();
     const x = resampleInput(44100, 3);
+    const prev = resampleVariant();
+    setResampleVariant('device'); // whatever the tuner chose here
     const a = featureImage(x, p, 44100), b = featureImage(resample(x, 44100, SR), p);
+    setResampleVariant(prev);
     expect(a.shape).toEqual(b.shape);
-    expect(maxAbsDiff(await a.read(), await b.read())).toBeLessThanOrEqual(1e-4); // image units: mel rows dB / 80
+    const d = maxAbsDiff(await a.read(), await b.read());
+    expect(d).toBeGreaterThan(0); // not the host path's image
+    expect(d).toBeLessThanOrEqual(1e-4); // image units: mel rows dB / 80
     a.dispose();
     b.dispose();
+    // rate pairs the kernel cannot index stay on the host, whatever the choice
+    expect(deviceCanResample(44100 * 60, 44100, SR)).toBe(true);
+    expect(deviceCanResample(100, 192000, 44101)).toBe(false);
     // the frame count is that of the resampled length (uncentred: 2,000 samples, under one n_fft)
     expect(() => featureImage(new Float32Array(4000), featureParams({ stft: { center: false } }), 44100)).toThrow(/2000 samples at 22050 Hz give no STFT frame/);
     const same = resampleOnDevice(Float32Array.from([1, 2, 3]), SR, SR);

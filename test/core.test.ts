@@ -853,12 +853,18 @@ describe('polyphase (rational resampling FIR)', () => {
     const x = T([1, 2, 3], [3]), bank = T([1, 1, 1, 1], [2, 2]);
     expect(Array.from(await sl.polyphase(T([], [0]), bank, { up: 2, down: 1, offset: 0, length: 4 }).read())).toEqual([0, 0, 0, 0]);
     expect((await sl.polyphase(x, bank, { up: 2, down: 1, offset: 0, length: 0 }).read()).length).toBe(0);
+    expect(Array.from(await sl.polyphase(x, T([], [2, 0]), { up: 2, down: 1, offset: 0, length: 3 }).read())).toEqual([0, 0, 0]);
     expect(() => sl.polyphase(x, bank, { up: 3, down: 1, offset: 0, length: 4 })).toThrow(/bank \[2, 2\].* has 2 phases for up = 3/);
     expect(() => sl.polyphase(x, bank, { up: 2, down: 0, offset: 0, length: 4 })).toThrow(/integers ≥ 1/);
     expect(() => sl.polyphase(x, bank, { up: 2, down: 1, offset: 0.5, length: 4 })).toThrow(/offset 0.5/);
     expect(() => sl.polyphase(T([1, 2], [1, 2]), bank, { up: 2, down: 1, offset: 0, length: 4 })).toThrow(/1-D signal/);
     expect(() => sl.polyphase(x, bank, { up: 1, down: 4096, offset: 0, length: 2 ** 21 })).toThrow(/\[1, 2\]|phases/);
-    expect(() => sl.polyphase(x, T([1], [1, 1]), { up: 1, down: 4096, offset: 0, length: 2 ** 21 })).toThrow(/past 2\^32/);
+    expect(() => sl.polyphase(x, T([1], [1, 1]), { up: 1, down: 4096, offset: 0, length: 2 ** 21 })).toThrow(/overflow the kernel's 32-bit indices/);
+    // a phase's b·down + offset past 2^32 (up·down ≈ 8.5e9: 192 kHz → 44.101 kHz) is refused too
+    expect(sl.polyphaseFits(44101, 192000, 1920000, 10)).toBe(false);
+    expect(sl.polyphaseFits(147, 320, 3200, 13_500_000)).toBe(true); // 48 → 22.05 kHz, 10 min
+    const wide = T(new Float64Array(70000), [70000, 1]);
+    expect(() => sl.polyphase(x, wide, { up: 70000, down: 70001, offset: 0, length: 2 })).toThrow(/overflow the kernel's 32-bit indices/);
     expect(() => sl.polyphase(T([1, 2, 3], [3], true), bank, { up: 2, down: 1, offset: 0, length: 4 })).toThrow(/not differentiable/);
   });
 });

@@ -119,9 +119,10 @@ export function polyphase(x: Tensor, bank: Tensor, o: { up: number; down: number
     throw new Error(`sleeve: polyphase: up ${up} and down ${down} must be integers ≥ 1, offset ${offset} and length ${length} integers ≥ 0`);
   }
   if (bank.shape[0] !== up) throw new Error(`sleeve: polyphase: bank ${bank.describe()} has ${bank.shape[0]} phases for up = ${up}`);
-  // the largest input index any output asks for must stay below 2^32
-  if (Math.floor((Math.max(0, length - 1) * down + offset) / up) >= 2 ** 32 - 1) {
-    throw new Error(`sleeve: polyphase: ${length} outputs at down ${down} / up ${up} address past 2^32 input samples`);
+  // the kernel's u32 arithmetic: the largest input index any output asks for,
+  // and (b·down + offset) for a phase b < up, must stay below 2^32
+  if (!polyphaseFits(up, down, offset, length)) {
+    throw new Error(`sleeve: polyphase: ${length} outputs at up ${up} / down ${down} with offset ${offset} overflow the kernel's 32-bit indices`);
   }
   if (length === 0 || x.size === 0 || bank.shape[1] === 0) return zeros([length]);
   const out = empty([length]);
@@ -132,6 +133,11 @@ export function polyphase(x: Tensor, bank: Tensor, o: { up: number; down: number
     workgroups: gridStride(length),
   });
   return out;
+}
+
+/** Whether polyphase() can run these sizes (its indices are 32-bit). */
+export function polyphaseFits(up: number, down: number, offset: number, length: number): boolean {
+  return (up - 1) * down + offset < 2 ** 32 && Math.floor((Math.max(0, length - 1) * down + offset) / up) < 2 ** 32 - 1;
 }
 
 /** The [lo, hi) of each row's nonzeros in a dense host matrix [m, k] (an all-zero row: [0, 0]), as bandedMatmul takes them. */

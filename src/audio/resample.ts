@@ -7,9 +7,9 @@
 // sum runs on the host (resample, float64 accumulation) or on the GPU
 // (resampleOnDevice, the runtime's polyphase kernel, float32), where the
 // feature pipeline continues. Which one the pipeline takes (resampleTensor)
-// is measured per adapter by the tuner: a GPU is ~50× faster than the host,
-// lavapipe a little faster, Chromium's SwiftShader several times slower.
-import { getDevice, keep, polyphase, registerProbe, tensor, type Tensor } from '../../runtime/index.js';
+// is measured per adapter by the tuner (an H200 ~20× faster than the host,
+// lavapipe level with it, Chromium's SwiftShader 5× slower).
+import { getDevice, keep, polyphase, polyphaseFits, registerProbe, tensor, type Tensor } from '../../runtime/index.js';
 
 export interface ResampleOptions {
   /** Filter half-length in zero crossings of the low-pass sinc (scipy: 10). */
@@ -166,9 +166,22 @@ export function resampleOnDevice(x: Float32Array, fromRate: number, toRate: numb
   if (up === 1 && down === 1) return tensor(x, [x.length]);
   const { bank, half } = deviceBank(up, down, opts);
   const input = tensor(x, [x.length]);
-  const y = polyphase(input, bank, { up, down, offset: half, length: resampledLength(x.length, fromRate, toRate) });
-  input.dispose();
-  return y;
+  try {
+    return polyphase(input, bank, { up, down, offset: half, length: resampledLength(x.length, fromRate, toRate) });
+  } finally {
+    input.dispose();
+  }
+}
+
+/** Whether resampleOnDevice can take these rates and this length (the
+ * kernel's indices are 32-bit: rate pairs whose reduced up·down passes 2^32,
+ * e.g. 192,000 → 44,101 Hz, cannot). */
+export function deviceCanResample(n: number, fromRate: number, toRate: number, opts: ResampleOptions = {}): boolean {
+  checkRates(fromRate, toRate);
+  const g = gcd(toRate, fromRate);
+  const up = toRate / g, down = fromRate / g;
+  const half = { ...RESAMPLE_DEFAULTS, ...opts }.zeroCrossings * Math.max(up, down);
+  return polyphaseFits(up, down, half, resampledLength(n, fromRate, toRate));
 }
 
 export type ResampleVariant = 'device' | 'host';
@@ -188,18 +201,20 @@ export function setResampleVariant(v: ResampleVariant): void {
 /**
  * x resampled from fromRate to toRate as a [length] tensor on the device,
  * computed where this adapter does it faster (resampleVariant(): the GPU's
- * float32 sum, or resample() on the host and uploaded); the caller disposes it.
+ * float32 sum, or resample() on the host and uploaded; the host also for
+ * rates the kernel cannot index, see deviceCanResample); the caller disposes it.
  */
 export function resampleTensor(x: Float32Array, fromRate: number, toRate: number, opts: ResampleOptions = {}, variant = where): Tensor {
-  if (variant === 'device') return resampleOnDevice(x, fromRate, toRate, opts);
+  // rates the kernel cannot index go to the host, whatever the choice
+  if (variant === 'device' && deviceCanResample(x.length, fromRate, toRate, opts)) return resampleOnDevice(x, fromRate, toRate, opts);
   const y = resample(x, fromRate, toRate, opts);
   return tensor(y, [y.length]);
 }
 
 // The tuner's probe: 1 s of 44.1 kHz to 22.05 kHz, each way, ending with the
 // samples on the device (where the features need them). The host must win by
-// a quarter: where the two are level (lavapipe) every process then makes the
-// same choice, the device's.
+// a quarter: where the two are level (lavapipe) processes then choose alike,
+// the device (a ratio near 0.75 could still go either way).
 let probeInput: Float32Array | null = null;
 registerProbe('resample', {
   variants: ['device', 'host'],
