@@ -37,11 +37,16 @@ function besselI0(x: number): number {
   return sum;
 }
 
+/** The filter's half-length in the upsampled domain: zeroCrossings·max(up, down). */
+function halfLength(up: number, down: number, opts: ResampleOptions): number {
+  return { ...RESAMPLE_DEFAULTS, ...opts }.zeroCrossings * Math.max(up, down);
+}
+
 /** The windowed-sinc low-pass for up/down, scaled by up (length 2·half + 1). */
 export function designLowpass(up: number, down: number, opts: ResampleOptions = {}): Float64Array {
-  const { zeroCrossings, kaiserBeta } = { ...RESAMPLE_DEFAULTS, ...opts };
+  const { kaiserBeta } = { ...RESAMPLE_DEFAULTS, ...opts };
   const maxRate = Math.max(up, down);
-  const half = zeroCrossings * maxRate;
+  const half = halfLength(up, down, opts);
   const fc = 1 / maxRate;
   const h = new Float64Array(2 * half + 1);
   const i0b = besselI0(kaiserBeta);
@@ -118,15 +123,21 @@ function edgeSample(x: Float32Array, poly: Float64Array, taps: number, up: numbe
 
 /** Samples resample() returns for n at fromRate: ⌈n·up/down⌉ (resample_poly's). */
 export function resampledLength(n: number, fromRate: number, toRate: number): number {
-  checkRates(fromRate, toRate);
-  const g = gcd(toRate, fromRate);
-  return Math.ceil((n * (toRate / g)) / (fromRate / g));
+  const { up, down } = ratio(fromRate, toRate);
+  return Math.ceil((n * up) / down);
 }
 
 function checkRates(fromRate: number, toRate: number): void {
   if (!Number.isInteger(fromRate) || !Number.isInteger(toRate) || fromRate <= 0 || toRate <= 0) {
     throw new Error(`sleeve: resample: rates must be positive integers, got ${fromRate} → ${toRate}`);
   }
+}
+
+/** fromRate → toRate as the reduced up/down of the polyphase sum (rates checked). */
+function ratio(fromRate: number, toRate: number): { up: number; down: number } {
+  checkRates(fromRate, toRate);
+  const g = gcd(toRate, fromRate);
+  return { up: toRate / g, down: fromRate / g };
 }
 
 /** Resample from one rate to another (integers, e.g. 44100 → 22050). */
@@ -160,14 +171,12 @@ function deviceBank(up: number, down: number, opts: ResampleOptions): { bank: Te
  * disposes it). Within a few float32 roundings of resample() (tested).
  */
 export function resampleOnDevice(x: Float32Array, fromRate: number, toRate: number, opts: ResampleOptions = {}): Tensor {
-  checkRates(fromRate, toRate);
-  const g = gcd(toRate, fromRate);
-  const up = toRate / g, down = fromRate / g;
+  const { up, down } = ratio(fromRate, toRate);
   if (up === 1 && down === 1) return tensor(x, [x.length]);
   const { bank, half } = deviceBank(up, down, opts);
   const input = tensor(x, [x.length]);
   try {
-    return polyphase(input, bank, { up, down, offset: half, length: resampledLength(x.length, fromRate, toRate) });
+    return polyphase(input, bank, { up, down, offset: half, length: Math.ceil((x.length * up) / down) });
   } finally {
     input.dispose();
   }
@@ -177,11 +186,8 @@ export function resampleOnDevice(x: Float32Array, fromRate: number, toRate: numb
  * kernel's indices are 32-bit: rate pairs whose reduced up·down passes 2^32,
  * e.g. 192,000 → 44,101 Hz, cannot). */
 export function deviceCanResample(n: number, fromRate: number, toRate: number, opts: ResampleOptions = {}): boolean {
-  checkRates(fromRate, toRate);
-  const g = gcd(toRate, fromRate);
-  const up = toRate / g, down = fromRate / g;
-  const half = { ...RESAMPLE_DEFAULTS, ...opts }.zeroCrossings * Math.max(up, down);
-  return polyphaseFits(up, down, half, resampledLength(n, fromRate, toRate));
+  const { up, down } = ratio(fromRate, toRate);
+  return polyphaseFits(up, down, halfLength(up, down, opts), Math.ceil((n * up) / down));
 }
 
 export type ResampleVariant = 'device' | 'host';
