@@ -14,6 +14,8 @@ import { runCommand, setup } from './helpers.js';
 import { featuresCommand } from '../src/cli/features.node.js';
 import { readNpy } from '../src/audio/npy.js';
 import { extractFeatures, featureParams } from '../src/audio/features.js';
+import { setTuneStore, tune } from '../runtime/index.js';
+import { fileTuneStore } from '../runtime/io/tune_store.node.js';
 
 const SONG = 'test/fixtures/audio/sig_48k_stereo_vbr.mp3';
 let dir: string;
@@ -98,15 +100,27 @@ describe('sleeve features', () => {
 });
 
 describe('bin/sleeve.js features (the built command)', () => {
-  const sleeve = (...args: string[]) => spawnSync(process.execPath, ['bin/sleeve.js', ...args], { encoding: 'utf8', timeout: 60_000 });
+  // The child reads the kernel choices this process measured (a tune store in
+  // a scratch folder): each process measuring its own can pick another
+  // resampler when two are near in speed, and their last bits differ.
+  const tuneDir = mkdtempSync(join(tmpdir(), 'sleeve-cli-tune-'));
+  const env = { ...process.env, SLEEVE_TUNE_CACHE: 'on', SLEEVE_CACHE_DIR: tuneDir };
+  const sleeve = (...args: string[]) => spawnSync(process.execPath, ['bin/sleeve.js', ...args], { encoding: 'utf8', timeout: 60_000, env });
   // Dawn prints these adapter-limit notices on stderr whenever a device is made
   const dawnNotice = /^Warning: max\w+ artificially reduced/;
   const errLines = (stderr: string) => stderr.split('\n').filter((l) => l && !dawnNotice.test(l));
 
-  beforeAll(() => {
+  beforeAll(async () => {
     const b = spawnSync(process.execPath, ['scripts/build.mjs'], { encoding: 'utf8', timeout: 120_000 });
     expect(b.status, b.stderr).toBe(0);
+    setTuneStore(fileTuneStore(tuneDir));
+    try {
+      await tune({ fresh: true }); // measured here, kept where the child looks
+    } finally {
+      setTuneStore(null);
+    }
   });
+  afterAll(() => rmSync(tuneDir, { recursive: true, force: true }));
 
   it('writes the same .npy as the library call, a PNG, and the report; lists the command in its help', async () => {
     const npyPath = join(dir, 'bin.npy'), pngPath = join(dir, 'bin.png');
@@ -120,6 +134,8 @@ describe('bin/sleeve.js features (the built command)', () => {
     const f = await extractFeatures(new Uint8Array(readFileSync(SONG)), SONG, featureParams());
     expect(a.data).toEqual(await f.image.read());
     f.image.dispose();
+    // the child reused this process's choices rather than measuring its own
+    expect(Object.keys(JSON.parse(readFileSync(join(tuneDir, 'tune.json'), 'utf8')))).toHaveLength(1);
     const png = decodePng(readFileSync(pngPath));
     expect([png.width, png.height]).toEqual([259, 130]);
     expect(sleeve('--help').stdout).toMatch(/^ {2}features {6}SONG\.mp3 --out FEATS\.npy/m);
